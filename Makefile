@@ -1,0 +1,72 @@
+# Every target creates the environments it needs. Three environments keep the components
+# independent: .venv (SDK + tools), .venv-engine (container + real vLLM on CPU), and later
+# .venv-cdk (infra).
+PYTHON ?= python3.11
+DEV := .venv
+ENGINE := .venv-engine
+PIP_QUIET := --quiet --disable-pip-version-check
+TINY_CACHE ?= .cache/tiny-models
+PORT ?= 8080
+
+export CDK_DISABLE_CLI_TELEMETRY := true
+# vLLM on CPU: one process, loopback only (see docs/testing.md).
+export VLLM_HOST_IP := 127.0.0.1
+
+.PHONY: help test lint typecheck test-sdk test-container serve-local envs lock-dev lock-engine clean
+
+help:
+	@echo "make test         every check and test (what CI runs)"
+	@echo "make serve-local  serve the tiny deterministic gpt-oss on 127.0.0.1:$(PORT) with our entrypoint"
+
+$(DEV)/.installed: requirements/dev.lock sdk/pyproject.toml
+	rm -rf $(DEV)
+	$(PYTHON) -m venv $(DEV)
+	$(DEV)/bin/pip install $(PIP_QUIET) -r requirements/dev.lock
+	$(DEV)/bin/pip install $(PIP_QUIET) --no-deps -e sdk
+	touch $@
+
+$(ENGINE)/.installed: requirements/engine.lock inference_container/pyproject.toml tools/install_engine.sh
+	rm -rf $(ENGINE)
+	PYTHON=$(PYTHON) bash tools/install_engine.sh $(ENGINE)
+	touch $@
+
+envs: $(DEV)/.installed $(ENGINE)/.installed
+
+lint: envs
+	$(DEV)/bin/ruff check .
+	$(DEV)/bin/ruff format --check .
+
+typecheck: envs
+	$(DEV)/bin/mypy sdk/src tests/sdk
+	cd inference_container && ../$(ENGINE)/bin/mypy src ../tests/container
+
+test-sdk: $(DEV)/.installed
+	$(DEV)/bin/pytest tests/sdk
+
+test-container: $(ENGINE)/.installed
+	TINY_CACHE=$(abspath $(TINY_CACHE)) $(ENGINE)/bin/pytest tests/container
+
+test: lint typecheck test-sdk test-container
+
+serve-local: $(ENGINE)/.installed
+	$(ENGINE)/bin/python -m gptoss_tiny build --kind chat --out $(TINY_CACHE)/chat --if-missing
+	GPTOSS_MODEL_PATH=$(abspath $(TINY_CACHE))/chat GPTOSS_GPU_PROFILE=cpu \
+	GPTOSS_HOST=127.0.0.1 GPTOSS_PORT=$(PORT) \
+	$(ENGINE)/bin/python -m gptoss_container serve
+
+lock-dev:
+	rm -rf /tmp/gptoss-lock-dev && $(PYTHON) -m venv /tmp/gptoss-lock-dev
+	/tmp/gptoss-lock-dev/bin/pip install $(PIP_QUIET) -r requirements/dev.in
+	{ echo "# Locked from requirements/dev.in by 'make lock-dev' (pip freeze of a clean venv)."; \
+	  /tmp/gptoss-lock-dev/bin/pip freeze; } > requirements/dev.lock
+
+lock-engine:
+	rm -rf /tmp/gptoss-lock-engine && $(PYTHON) -m venv /tmp/gptoss-lock-engine
+	/tmp/gptoss-lock-engine/bin/pip install $(PIP_QUIET) -r requirements/engine.in
+	{ echo "# Locked from requirements/engine.in by 'make lock-engine' (pip freeze of a clean venv, less the"; \
+	  echo "# torchvision family, see engine.in). Installed with --no-deps by tools/install_engine.sh."; \
+	  /tmp/gptoss-lock-engine/bin/pip freeze | grep -viE '^(torchvision|torchaudio|torchcodec)=='; \
+	} > requirements/engine.lock
+
+clean:
+	rm -rf $(DEV) $(ENGINE) .cache .pytest_cache .mypy_cache .ruff_cache
