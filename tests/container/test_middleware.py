@@ -11,8 +11,8 @@ import pytest
 
 from gptoss_container.drain import DrainState
 from gptoss_container.middleware import GptOssMiddleware
+from gptoss_container.request_rules import decide
 from gptoss_container.routing import ROUTABLE_PATHS, choose_route, parse_custom_attributes
-from gptoss_container.stream_usage import force_stream_usage
 
 
 class Recorder:
@@ -52,7 +52,8 @@ async def call(
     async def send(msg: Any) -> None:
         sent.append(msg)
 
-    hdrs = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
+    headers = {"Content-Type": "application/json", **(headers or {})}
+    hdrs = [(k.lower().encode(), v.encode()) for k, v in headers.items()]
     hdrs.append((b"content-length", str(len(body)).encode()))
     scope = {
         "type": "http",
@@ -154,15 +155,63 @@ def test_usage_is_forced_through_invocations_too_but_not_for_the_responses_route
         ),
     ],
 )
-def test_force_stream_usage_changes_only_streamed_bodies(
+def test_stream_usage_is_switched_on_only_for_streamed_bodies(
     body: bytes, expected: dict[str, bool] | None
 ) -> None:
-    out = force_stream_usage(body)
+    out = decide("/v1/chat/completions", body, max_model_len=None, route_by_body=True).body
     if expected is None:
         assert out is None
     else:
         assert out is not None
         assert json.loads(out)["stream_options"] == expected
+
+
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [
+        ("/v1/chat/completions", "max_tokens"),
+        ("/v1/chat/completions", "max_completion_tokens"),
+        ("/v1/completions", "max_tokens"),
+        ("/v1/responses", "max_output_tokens"),
+        ("/invocations", "max_tokens"),
+    ],
+)
+def test_an_output_length_past_the_context_window_is_refused(path: str, field: str) -> None:
+    over = decide(path, json.dumps({field: 4097}).encode(), 4096, route_by_body=False)
+    assert over.refusal is not None
+    assert over.refusal.param == field
+    assert "4097" in over.refusal.message
+    assert "4096" in over.refusal.message
+    at_limit = decide(path, json.dumps({field: 4096}).encode(), 4096, route_by_body=False)
+    assert at_limit.refusal is None
+
+
+def test_invocations_bodies_go_to_the_route_their_shape_names() -> None:
+    chat = decide("/invocations", b'{"messages": "oops"}', None, route_by_body=True)
+    text = decide("/invocations", b'{"prompt": "x"}', None, route_by_body=True)
+    other = decide("/invocations", b'{"input": "x"}', None, route_by_body=True)
+    kept = decide("/invocations", b'{"messages": []}', None, route_by_body=False)
+    assert (chat.path, text.path, other.path, kept.path) == (
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/invocations",
+        "/invocations",
+    )
+
+
+def test_a_non_json_content_type_gets_415_and_never_reaches_vllm() -> None:
+    rec = Recorder()
+    status, body = run(
+        call(
+            GptOssMiddleware(rec, DrainState(1)),
+            "/invocations",
+            b"{}",
+            {"Content-Type": "text/csv"},
+        )
+    )
+    assert status == 415
+    assert "text/csv" in json.loads(body)["error"]["message"]
+    assert rec.seen == []
 
 
 def test_custom_attribute_parsing_is_lenient_about_separators_and_case() -> None:

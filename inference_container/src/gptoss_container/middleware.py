@@ -2,7 +2,8 @@
 
 vLLM loads it through its own ``--middleware`` option and adds it last, so it sees every
 request first. One class on purpose: the steps depend on each other's order (drain gate,
-then /invocations routing, then the stream-usage rewrite, which must see the final path).
+then /invocations routing, then the body rules of request_rules.py, which must see the
+final path).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Any
 
 from gptoss_container.drain import DrainState
 from gptoss_container.errors import error_body
+from gptoss_container.request_rules import JSON_PATHS, decide
 from gptoss_container.routing import CUSTOM_ATTRIBUTES_HEADER, choose_route
-from gptoss_container.stream_usage import USAGE_PATHS, force_stream_usage
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -32,11 +33,24 @@ _FALLBACK_DRAIN_TIMEOUT_S = 30.0
 
 
 class GptOssMiddleware:
-    def __init__(self, app: ASGIApp, drain: DrainState | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        drain: DrainState | None = None,
+        route_by_body: bool | None = None,
+    ) -> None:
         self.app = app
         self.drain = drain or DrainState(
             float(os.environ.get(DRAIN_TIMEOUT_ENV, _FALLBACK_DRAIN_TIMEOUT_S))
         )
+        if route_by_body is None:
+            # A custom invocation handler or sticky sessions live on /invocations itself
+            # (model-hosting-container-standards); then /invocations stays as it is.
+            route_by_body = not (
+                _env_true("GPTOSS_ALLOW_CUSTOM_CODE")
+                or _env_true("SAGEMAKER_ENABLE_STATEFUL_SESSIONS")
+            )
+        self.route_by_body = route_by_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -47,7 +61,7 @@ class GptOssMiddleware:
             return
 
         path: str = scope["path"]
-        if path == "/ping" or path == "/health":
+        if path in ("/ping", "/health"):
             if self.drain.draining:
                 await _respond(send, 503, "the server is shutting down")
                 return
@@ -58,17 +72,41 @@ class GptOssMiddleware:
             await _respond(send, 503, "the server is shutting down; retry on another instance")
             return
 
-        if path == "/invocations" and scope["method"] == "POST":
+        if scope["method"] == "POST" and path == "/invocations":
             route = choose_route(_header(scope, CUSTOM_ATTRIBUTES_HEADER))
             if route.error is not None:
                 await _respond(send, 400, route.error, param="CustomAttributes")
                 return
             if route.path is not None:
-                scope = dict(scope, path=route.path, raw_path=route.path.encode())
+                scope = _with_path(scope, route.path)
                 path = route.path
 
-        if scope["method"] == "POST" and path in USAGE_PATHS:
-            receive, scope = await _with_stream_usage(scope, receive)
+        if scope["method"] == "POST" and path in JSON_PATHS:
+            content_type = _header(scope, b"content-type") or ""
+            if content_type.split(";", 1)[0].strip().lower() != "application/json":
+                await _respond(
+                    send,
+                    415,
+                    f"Content-Type must be application/json, got {content_type or 'none'!r}; "
+                    "send the OpenAI request as JSON (InvokeEndpoint: "
+                    "ContentType='application/json')",
+                    param="Content-Type",
+                )
+                return
+            body, disconnected = await _read_body(receive)
+            if disconnected:
+                return
+            decision = decide(path, body, _max_model_len(scope), self.route_by_body)
+            if decision.refusal is not None:
+                r = decision.refusal
+                await _respond(send, r.status, r.message, r.param)
+                return
+            if decision.path != path:
+                scope = _with_path(scope, decision.path)
+            if decision.body is not None:
+                body = decision.body
+                scope = _with_content_length(scope, len(body))
+            receive = _replay({"type": "http.request", "body": body, "more_body": False}, receive)
 
         self.drain.request_started()
         try:
@@ -88,30 +126,44 @@ class GptOssMiddleware:
         return wrapped
 
 
+def _env_true(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _max_model_len(scope: Scope) -> int | None:
+    """The context window of the running engine (vLLM keeps its config on app.state)."""
+    app = scope.get("app")
+    config = getattr(getattr(app, "state", None), "vllm_config", None)
+    value = getattr(getattr(config, "model_config", None), "max_model_len", None)
+    return value if isinstance(value, int) else None
+
+
+def _with_path(scope: Scope, path: str) -> Scope:
+    return dict(scope, path=path, raw_path=path.encode())
+
+
+def _with_content_length(scope: Scope, length: int) -> Scope:
+    headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
+    headers.append((b"content-length", str(length).encode()))
+    return dict(scope, headers=headers)
+
+
+async def _read_body(receive: Receive) -> tuple[bytes, bool]:
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return b"", True
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks), False
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope.get("headers", []):
         if key.lower() == name:
             return bytes(value).decode("latin-1")
     return None
-
-
-async def _with_stream_usage(scope: Scope, receive: Receive) -> tuple[Receive, Scope]:
-    chunks: list[bytes] = []
-    while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            return _replay(message, receive), scope
-        chunks.append(message.get("body", b""))
-        if not message.get("more_body", False):
-            break
-    body = b"".join(chunks)
-    rewritten = force_stream_usage(body)
-    if rewritten is not None:
-        body = rewritten
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-length"]
-        headers.append((b"content-length", str(len(body)).encode()))
-        scope = dict(scope, headers=headers)
-    return _replay({"type": "http.request", "body": body, "more_body": False}, receive), scope
 
 
 def _replay(first: Message, receive: Receive) -> Receive:

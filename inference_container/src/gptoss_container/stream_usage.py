@@ -9,7 +9,6 @@ own clients already handle.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 # Paths whose request bodies accept stream_options. /invocations carries a chat or a
@@ -17,23 +16,16 @@ from typing import Any
 USAGE_PATHS: frozenset[str] = frozenset({"/v1/chat/completions", "/v1/completions", "/invocations"})
 
 
-def force_stream_usage(body: bytes) -> bytes | None:
-    """The body with usage switched on, or None when it needs no change.
+def with_stream_usage(request: dict[str, Any]) -> dict[str, Any] | None:
+    """The request with usage switched on, or None when it needs no change.
 
-    Bodies we cannot parse are left to vLLM, which answers them with a proper 400.
+    A wrong type is left alone for vLLM's validation to name.
     """
-    try:
-        request: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        return None
-    if not isinstance(request, dict) or request.get("stream") is not True:
+    if request.get("stream") is not True:
         return None
     options = request.get("stream_options")
     if options is None:
         options = {}
-    if not isinstance(options, dict):
-        return None  # a wrong type: let vLLM's validation name it
-    if options.get("include_usage") is True:
+    if not isinstance(options, dict) or options.get("include_usage") is True:
         return None
-    request["stream_options"] = {**options, "include_usage": True}
-    return json.dumps(request).encode()
+    return {**request, "stream_options": {**options, "include_usage": True}}
