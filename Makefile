@@ -37,8 +37,8 @@ lint: envs
 	$(DEV)/bin/ruff format --check .
 
 typecheck: envs
-	$(DEV)/bin/mypy sdk/src tests/sdk
-	cd inference_container && ../$(ENGINE)/bin/mypy src ../tests/container
+	$(DEV)/bin/mypy --config-file pyproject.toml sdk/src tests/sdk
+	$(ENGINE)/bin/mypy --config-file pyproject.toml inference_container/src tests/container
 
 test-sdk: $(DEV)/.installed
 	$(DEV)/bin/pytest tests/sdk

@@ -32,6 +32,18 @@ DRAIN_TIMEOUT_ENV = "GPTOSS_DRAIN_TIMEOUT_SECONDS"
 _FALLBACK_DRAIN_TIMEOUT_S = 30.0
 
 
+def _ensure_logging() -> None:
+    """vLLM configures only its own loggers; without this our drain and routing messages
+    would be dropped inside the server process."""
+    root = logging.getLogger("gptoss_container")
+    if not root.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s %(asctime)s [%(name)s] %(message)s"))
+        root.addHandler(handler)
+        root.setLevel(os.environ.get("GPTOSS_LOG_LEVEL", "INFO").upper())
+        root.propagate = False
+
+
 class GptOssMiddleware:
     def __init__(
         self,
@@ -39,6 +51,7 @@ class GptOssMiddleware:
         drain: DrainState | None = None,
         route_by_body: bool | None = None,
     ) -> None:
+        _ensure_logging()
         self.app = app
         self.drain = drain or DrainState(
             float(os.environ.get(DRAIN_TIMEOUT_ENV, _FALLBACK_DRAIN_TIMEOUT_S))

@@ -1,0 +1,97 @@
+"""Start the container's own entrypoint as a subprocess and wait until /ping says ready."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+# A cold CPU start of the tiny model takes about a minute here (docs/testing.md); the
+# bound leaves room for a slow CI machine without letting a hung start block CI.
+START_TIMEOUT_S = 420.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_env(model_dir: Path, port: int, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GPTOSS_", "SM_VLLM_"))}
+    env.update(
+        {
+            "GPTOSS_MODEL_PATH": str(model_dir),
+            "GPTOSS_GPU_PROFILE": "cpu",
+            "GPTOSS_HOST": "127.0.0.1",
+            "GPTOSS_PORT": str(port),
+            "GPTOSS_SERVED_MODEL_NAME": "tiny",
+            "GPTOSS_MAX_MODEL_LEN": "4096",
+            # 256 MiB of KV cache: plenty for a 4096-token context on the tiny model.
+            "GPTOSS_KV_CACHE_MEMORY_BYTES": str(256 * 1024 * 1024),
+            "VLLM_HOST_IP": "127.0.0.1",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    started_s: float = 0.0
+    first_not_ready: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 60) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        return int(self.proc.returncode)
+
+
+def start_server(env: dict[str, str], log_path: Path, port: int) -> Server:
+    log = log_path.open("wb")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gptoss_container", "serve"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    server = Server(proc=proc, port=port, log_path=log_path)
+    deadline = t0 + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{server.log()[-6000:]}")
+        try:
+            r = httpx.get(f"{server.url}/ping", timeout=2)
+            if r.status_code == 200:
+                server.started_s = time.monotonic() - t0
+                return server
+            server.first_not_ready.append(f"{r.status_code}")
+        except httpx.HTTPError as exc:
+            server.first_not_ready.append(type(exc).__name__)
+        time.sleep(1)
+    server.stop()
+    raise RuntimeError(f"server not ready in {START_TIMEOUT_S} s:\n{server.log()[-6000:]}")
