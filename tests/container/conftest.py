@@ -11,6 +11,13 @@ import pytest
 from serverproc import Server, cpu_env, free_port, start_server
 
 NETGUARD = Path(__file__).parent / "netguard"
+START_TIMES: list[tuple[str, float]] = []
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print each engine's measured start-up, so every CI log records it."""
+    for kind, seconds in START_TIMES:
+        terminalreporter.write_line(f"vLLM CPU engine start ({kind} model): {seconds:.1f} s")
 
 
 @pytest.fixture(scope="session")
@@ -66,6 +73,7 @@ def _serve(tmp: Path, tiny_cache: Path, kind: str) -> Iterator[Served]:
         GPTOSS_DRAIN_TIMEOUT_SECONDS="60",
     )
     server = start_server(env, tmp / "server.log", port)
+    START_TIMES.append((kind, server.started_s))
     try:
         yield Served(server, model_dir, marker, netlog)
     finally:

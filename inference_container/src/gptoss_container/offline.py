@@ -74,14 +74,15 @@ def offline_env(allow_hub_download: bool) -> dict[str, str]:
         "VLLM_NO_USAGE_STATS": "1",
         "DO_NOT_TRACK": "1",
     }
-    if not allow_hub_download:
-        env.update(
-            {
-                # huggingface_hub and transformers environment variables (their docs).
-                "HF_HUB_OFFLINE": "1",
-                "TRANSFORMERS_OFFLINE": "1",
-                "HF_DATASETS_OFFLINE": "1",
-                "HF_HUB_DISABLE_TELEMETRY": "1",
-            }
-        )
+    # huggingface_hub and transformers environment variables (their docs). Set both ways:
+    # the image defaults them to offline, so allowing downloads must switch them back.
+    offline = "0" if allow_hub_download else "1"
+    env.update(
+        {
+            "HF_HUB_OFFLINE": offline,
+            "TRANSFORMERS_OFFLINE": offline,
+            "HF_DATASETS_OFFLINE": offline,
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+        }
+    )
     return env
