@@ -4,6 +4,7 @@
 PYTHON ?= python3.11
 DEV := .venv
 ENGINE := .venv-engine
+CDK := .venv-cdk
 PIP_QUIET := --quiet --disable-pip-version-check
 TINY_CACHE ?= .cache/tiny-models
 PORT ?= 8080
@@ -12,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # vLLM on CPU: one process, loopback only (see docs/testing.md).
 export VLLM_HOST_IP := 127.0.0.1
 
-.PHONY: help test lint typecheck test-sdk test-container serve-local envs lock-dev lock-engine clean
+.PHONY: help test lint typecheck test-sdk test-container serve-local envs lock-dev lock-engine lock-cdk clean
 
 help:
 	@echo "make test         every check and test (what CI runs)"
@@ -30,7 +31,18 @@ $(ENGINE)/.installed: requirements/engine.lock inference_container/pyproject.tom
 	PYTHON=$(PYTHON) bash tools/install_engine.sh $(ENGINE)
 	touch $@
 
-envs: $(DEV)/.installed $(ENGINE)/.installed
+$(CDK)/.installed: requirements/cdk.lock infra/pyproject.toml sdk/pyproject.toml
+	rm -rf $(CDK)
+	$(PYTHON) -m venv $(CDK)
+	$(CDK)/bin/pip install $(PIP_QUIET) -r requirements/cdk.lock
+	$(CDK)/bin/pip install $(PIP_QUIET) --no-deps -e sdk -e infra
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+envs: $(DEV)/.installed $(ENGINE)/.installed $(CDK)/.installed
 
 lint: envs
 	$(DEV)/bin/ruff check .
@@ -54,6 +66,12 @@ serve-local: $(ENGINE)/.installed
 	GPTOSS_HOST=127.0.0.1 GPTOSS_PORT=$(PORT) \
 	$(ENGINE)/bin/python -m gptoss_container serve
 
+lock-cdk:
+	rm -rf /tmp/gptoss-lock-cdk && $(PYTHON) -m venv /tmp/gptoss-lock-cdk
+	/tmp/gptoss-lock-cdk/bin/pip install $(PIP_QUIET) -r requirements/cdk.in
+	{ echo "# Locked from requirements/cdk.in by 'make lock-cdk' (pip freeze of a clean venv)."; \
+	  /tmp/gptoss-lock-cdk/bin/pip freeze; } > requirements/cdk.lock
+
 lock-dev:
 	rm -rf /tmp/gptoss-lock-dev && $(PYTHON) -m venv /tmp/gptoss-lock-dev
 	/tmp/gptoss-lock-dev/bin/pip install $(PIP_QUIET) -r requirements/dev.in
@@ -69,4 +87,4 @@ lock-engine:
 	} > requirements/engine.lock
 
 clean:
-	rm -rf $(DEV) $(ENGINE) .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEV) $(ENGINE) $(CDK) node_modules cdk.out .cache .pytest_cache .mypy_cache .ruff_cache

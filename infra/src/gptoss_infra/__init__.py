@@ -1,0 +1,1 @@
+"""The CDK app that deploys gpt-oss on SageMaker, grants Bedrock access and controls cost."""
