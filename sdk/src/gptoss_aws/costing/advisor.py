@@ -1,0 +1,387 @@
+"""Bedrock or an endpoint? Price the ledger's real traffic both ways, and find the break-even.
+
+For the calls of one model in a window:
+
+- on Bedrock: each call's input and output tokens at the on-demand per-token price;
+- on the endpoint: the instance-hours of the window (a measured or declared timeline), or,
+  with no endpoint, the hours of the instances that traffic would have needed;
+- break-even: an instance costs P $/hour whatever it does; on Bedrock one output token costs
+  (output price + r x input price) / 1M, where r is the traffic's input tokens per output
+  token. So the endpoint is cheaper above P x 1M / (output price + r x input price) output
+  tokens per hour, per instance, provided one instance can produce that many: its
+  throughput (output tokens/s) x 3600. If it cannot, the endpoint never wins at this price.
+
+Throughput is the user's figure if given, else a published benchmark for that model and
+instance (THROUGHPUT_ANCHORS), else what the endpoint's own calls show (which understates
+capacity when traffic was light: a server batches more under load).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from gptoss_aws.costing.allocation import SECONDS_PER_HOUR
+from gptoss_aws.costing.capacity import InstanceTimeline, exact_seconds
+from gptoss_aws.costing.intervals import as_utc, in_flight, merge_intervals
+from gptoss_aws.costing.per_token import token_cost, usage_of
+from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.pricing.catalog import PriceBook
+from gptoss_aws.pricing.model_names import canonical_model
+from gptoss_aws.pricing.records import (
+    TOKENS_PER_MILLION,
+    InstancePrice,
+    TokenPrice,
+    decimal_text,
+)
+from gptoss_aws.types import CallRecord
+
+
+@dataclass(frozen=True)
+class Throughput:
+    """Output tokens per second one instance sustains, and where that figure comes from."""
+
+    output_tokens_per_s: Decimal
+    source: str
+
+
+# ml.p5.4xlarge is one H100 80 GB (SageMaker instance types); gpt-oss-120b fits one H100
+# (OpenAI cookbook: >=60 GB VRAM). Figures from the gpustack performance lab pages
+# gpt-oss-120b/h100 and gpt-oss-20b/h100 (vLLM 0.10.2, ShareGPT, 1000 prompts), read
+# 2026-11-27. They are batched throughput at high concurrency: an upper anchor.
+THROUGHPUT_ANCHORS: dict[tuple[str, str], Throughput] = {
+    ("gpt-oss-120b", "ml.p5.4xlarge"): Throughput(
+        Decimal(2943),
+        "gpustack performance lab, gpt-oss-120b on 1x H100, vLLM 0.10.2 TP1, async "
+        "scheduling, max-model-len 32768, ShareGPT 1000 prompts (read 2026-11-27)",
+    ),
+    ("gpt-oss-20b", "ml.p5.4xlarge"): Throughput(
+        Decimal(9064),
+        "gpustack performance lab, gpt-oss-20b on 1x H100, vLLM 0.10.2, async scheduling, "
+        "ShareGPT 1000 prompts (read 2026-11-27)",
+    ),
+}
+# With no endpoint to measure, price the smallest instance a published benchmark covers:
+# one H100 (ml.p5.4xlarge, a valid endpoint type per the SageMaker API enum).
+DEFAULT_INSTANCE_TYPE = "ml.p5.4xlarge"
+
+
+@dataclass(frozen=True)
+class Advice:
+    model: str
+    window_start: datetime
+    window_end: datetime
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    bedrock_region: str
+    bedrock_price: TokenPrice
+    bedrock_usd: Decimal
+    endpoint_basis: str  # "measured" (timelines) or "hypothetical" (sized from the traffic)
+    endpoint_region: str
+    instance_type: str
+    instance_price: InstancePrice
+    mean_instances: Decimal
+    endpoint_usd: Decimal
+    throughput: Throughput | None  # used for the capacity check
+    measured_throughput: Throughput | None  # from the endpoint's own calls, if any
+    input_per_output: Decimal | None  # r: input tokens per output token in this traffic
+    break_even_output_tokens_per_hour: Decimal | None  # per instance
+    capacity_output_tokens_per_hour: Decimal | None  # per instance
+    assumptions: tuple[str, ...]
+
+    @property
+    def hours(self) -> Decimal:
+        return exact_seconds(self.window_start, self.window_end) / SECONDS_PER_HOUR
+
+    @property
+    def output_tokens_per_hour(self) -> Decimal:
+        return Decimal(self.output_tokens) / self.hours
+
+    @property
+    def break_even_total_tokens_per_hour(self) -> Decimal | None:
+        if self.break_even_output_tokens_per_hour is None or self.input_per_output is None:
+            return None
+        return self.break_even_output_tokens_per_hour * (1 + self.input_per_output)
+
+    @property
+    def endpoint_can_break_even(self) -> bool | None:
+        if self.break_even_output_tokens_per_hour is None:
+            return None
+        if self.capacity_output_tokens_per_hour is None:
+            return None
+        return self.break_even_output_tokens_per_hour <= self.capacity_output_tokens_per_hour
+
+    @property
+    def cheaper(self) -> str:
+        return "Bedrock" if self.bedrock_usd < self.endpoint_usd else "the endpoint"
+
+    def summary(self) -> str:
+        price_in = decimal_text(self.bedrock_price.input_per_1m)
+        price_out = decimal_text(self.bedrock_price.output_per_1m)
+        lines = [
+            f"{self.calls:,} {self.model} calls from {_when(self.window_start)} to "
+            f"{_when(self.window_end)} ({_num(self.hours)} h): {_tokens(self.input_tokens)} "
+            f"input and {_tokens(self.output_tokens)} output tokens "
+            f"({_tokens(self.output_tokens_per_hour)} output tokens/hour).",
+            f"On Bedrock ({self.bedrock_region}, ${price_in} in / ${price_out} out per 1M "
+            f"tokens) they would have cost {_usd(self.bedrock_usd)}.",
+        ]
+        instances = f"{_num(self.mean_instances)} x {self.instance_type}"
+        rate = f"${decimal_text(self.instance_price.usd_per_hour)}/hour each"
+        if self.endpoint_basis == "measured":
+            lines.append(
+                f"The endpoint ({instances} on average, {rate}) cost "
+                f"{_usd(self.endpoint_usd)} over the window, busy or idle."
+            )
+        else:
+            lines.append(
+                f"On an endpoint ({instances}, {rate}, running the whole window) they would "
+                f"have cost {_usd(self.endpoint_usd)}."
+            )
+        cheaper = self.cheaper
+        lines.append(f"{cheaper[0].upper()}{cheaper[1:]} was cheaper for this traffic.")
+        be = self.break_even_output_tokens_per_hour
+        if be is None:
+            lines.append("No output tokens in the window, so no break-even could be measured.")
+        else:
+            ratio = self.input_per_output or Decimal(0)
+            total = self.break_even_total_tokens_per_hour or be
+            lines.append(
+                f"Break-even: with {_num(ratio)} input tokens per output token, one "
+                f"{self.instance_type} is cheaper than Bedrock above {_tokens(be)} output "
+                f"tokens/hour ({_tokens(total)} tokens/hour in all). Your traffic averaged "
+                f"{_tokens(self.output_tokens_per_hour)} output tokens/hour, "
+                f"{_pct(self.output_tokens_per_hour, be)} of that."
+            )
+            cap = self.capacity_output_tokens_per_hour
+            if cap is not None and self.throughput is not None:
+                verdict = (
+                    "so an instance kept busy enough pays for itself"
+                    if be <= cap
+                    else "below the break-even, so at this price the endpoint never beats "
+                    "Bedrock, however busy"
+                )
+                lines.append(
+                    f"One instance sustains about {_tokens(cap)} output tokens/hour "
+                    f"({_num(self.throughput.output_tokens_per_s)} tok/s; "
+                    f"{self.throughput.source}), {verdict}."
+                )
+            else:
+                lines.append(
+                    "No throughput figure for this model and instance type: pass one "
+                    "(--throughput) to check an instance can reach the break-even."
+                )
+        if self.measured_throughput is not None and self.measured_throughput != self.throughput:
+            lines.append(
+                f"Your endpoint's own calls show "
+                f"{_num(self.measured_throughput.output_tokens_per_s)} output tok/s per "
+                f"instance ({self.measured_throughput.source})."
+            )
+        lines.append("Assumptions: " + " ".join(self.assumptions))
+        return "\n".join(lines)
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _num(value: Decimal) -> str:
+    if value == value.to_integral_value():
+        return f"{int(value):,}"
+    return f"{value.quantize(Decimal('0.01') if abs(value) >= 1 else Decimal('0.0001')):,}"
+
+
+def _usd(value: Decimal) -> str:
+    """$189.89; small amounts keep up to 4 places ($0.0045) but not trailing zeros ($0.99)."""
+    if abs(value) >= 1:
+        return f"${value.quantize(Decimal('0.01')):,}"
+    text = f"{value.quantize(Decimal('0.0001'))}"
+    while text.endswith("0") and len(text.split(".")[1]) > 2:
+        text = text[:-1]
+    return f"${text}"
+
+
+def _tokens(value: Decimal | int) -> str:
+    number = Decimal(value)
+    for factor, suffix in ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**3), "k")):
+        if abs(number) >= factor:
+            return f"{(number / factor).quantize(Decimal('0.1'))}{suffix}"
+    return f"{int(number)}"
+
+
+def _pct(part: Decimal, whole: Decimal) -> str:
+    if whole == 0:
+        return "n/a"
+    return f"{(part / whole * 100).quantize(Decimal('0.1'))}%"
+
+
+def _throughput_from_calls(
+    calls: Sequence[CallRecord], mean_instances: Decimal
+) -> Throughput | None:
+    """Output tokens / seconds with at least one call in flight / mean instance count."""
+    timed = [c for c in calls if c.backend == "sagemaker" and in_flight(c) is not None]
+    busy = merge_intervals([iv for iv in (in_flight(c) for c in timed) if iv is not None])
+    seconds = sum((exact_seconds(lo, hi) for lo, hi in busy), Decimal(0))
+    tokens = sum(c.completion_tokens for c in timed)
+    if not timed or seconds == 0 or tokens == 0 or mean_instances == 0:
+        return None
+    return Throughput(
+        Decimal(tokens) / seconds / mean_instances,
+        f"measured: {tokens:,} output tokens over {_num(seconds)} busy seconds in "
+        f"{len(timed):,} calls, at the concurrency your traffic had",
+    )
+
+
+def advise(
+    calls: Sequence[CallRecord],
+    *,
+    window_start: datetime,
+    window_end: datetime,
+    prices: PriceBook,
+    bedrock_region: str,
+    model: str | None = None,
+    timelines: InstanceTimeline | Sequence[InstanceTimeline] | None = None,
+    instance_type: str | None = None,
+    endpoint_region: str | None = None,
+    throughput: Throughput | Decimal | int | None = None,
+) -> Advice:
+    """Compare Bedrock and an endpoint for the calls of ``model`` started in the window.
+
+    ``timelines``: the endpoint that served the traffic (measured cost). Without them the
+    endpoint side is hypothetical: ``instance_type`` (default ml.p5.4xlarge) in
+    ``endpoint_region`` (default ``bedrock_region``), as many instances as the window's
+    average output rate needs at the throughput used, for the whole window.
+    """
+    for moment, what in ((window_start, "window_start"), (window_end, "window_end")):
+        if moment.tzinfo is None:
+            raise ConfigurationError(f"{what} must be timezone-aware")
+    if window_end <= window_start:
+        raise ConfigurationError("window_end must be after window_start")
+    in_window = [
+        c
+        for c in calls
+        if window_start <= as_utc(c.started_at) < window_end and c.status != "reserved"
+    ]
+    models = sorted({canonical_model(c.model) for c in in_window})
+    if model is None:
+        if len(models) != 1:
+            raise ConfigurationError(
+                f"the window holds calls of {models or 'no model'}; say which model to advise on"
+            )
+        model = models[0]
+    model = canonical_model(model)
+    own = [c for c in in_window if canonical_model(c.model) == model]
+    assumptions = [
+        "On-demand list prices; no savings plans, discounts or free tier.",
+        "Bedrock would bill the same input and output tokens (reasoning counted as output).",
+    ]
+
+    bedrock_price = prices.token_price(model, bedrock_region)
+    bedrock_usd = sum(
+        (token_cost(usage_of(c), bedrock_price).usd or Decimal(0) for c in own), Decimal(0)
+    )
+    input_tokens = sum(c.prompt_tokens for c in own)
+    output_tokens = sum(c.completion_tokens for c in own)
+    hours = exact_seconds(window_start, window_end) / SECONDS_PER_HOUR
+
+    given: Throughput | None
+    if throughput is None or isinstance(throughput, Throughput):
+        given = throughput
+    else:
+        given = Throughput(Decimal(throughput), "given by you")
+    if given is not None and given.output_tokens_per_s <= 0:
+        raise ConfigurationError("throughput must be > 0 output tokens per second")
+
+    tl_list = [timelines] if isinstance(timelines, InstanceTimeline) else list(timelines or [])
+    measured: Throughput | None = None
+    if tl_list:
+        basis = "measured"
+        seconds_by_type: dict[tuple[str, str], Decimal] = {}
+        for tl in tl_list:
+            for itype, secs in tl.instance_seconds(window_start, window_end).items():
+                key = (itype, tl.region)
+                seconds_by_type[key] = seconds_by_type.get(key, Decimal(0)) + secs
+        if not seconds_by_type:
+            raise ConfigurationError("the endpoint timelines hold no instance time in the window")
+        endpoint_usd = Decimal(0)
+        for (itype, reg), secs in seconds_by_type.items():
+            endpoint_usd += secs * prices.instance_price(itype, reg).usd_per_hour / SECONDS_PER_HOUR
+        (main_type, main_region), _ = max(seconds_by_type.items(), key=lambda kv: kv[1])
+        instance_type, endpoint_region = main_type, main_region
+        instance_price = prices.instance_price(instance_type, endpoint_region)
+        mean_instances = sum(seconds_by_type.values(), Decimal(0)) / (hours * SECONDS_PER_HOUR)
+        endpoint_names = {tl.endpoint for tl in tl_list}
+        served = [c for c in own if c.endpoint in endpoint_names]
+        measured = _throughput_from_calls(served, mean_instances)
+        if len(seconds_by_type) > 1:
+            assumptions.append(
+                f"The endpoint ran several instance types; break-even uses {instance_type}, "
+                "the one with the most instance-hours."
+            )
+        for tl in tl_list:
+            assumptions.extend(tl.notes)
+    else:
+        basis = "hypothetical"
+        instance_type = instance_type or DEFAULT_INSTANCE_TYPE
+        endpoint_region = endpoint_region or bedrock_region
+        instance_price = prices.instance_price(instance_type, endpoint_region)
+        mean_instances = Decimal(0)  # set below, once the throughput is known
+        endpoint_usd = Decimal(0)
+
+    used = given or THROUGHPUT_ANCHORS.get((model, instance_type)) or measured
+    capacity = used.output_tokens_per_s * SECONDS_PER_HOUR if used is not None else None
+
+    if basis == "hypothetical":
+        rate = Decimal(output_tokens) / hours
+        if capacity:
+            needed = max(1, math.ceil(rate / capacity))
+            assumptions.append(
+                f"Endpoint sized for the window's average output rate ({needed} instance"
+                f"{'s' if needed > 1 else ''}); bursts above it would need more."
+            )
+        else:
+            needed = 1
+            assumptions.append("No throughput figure: priced one instance.")
+        mean_instances = Decimal(needed)
+        endpoint_usd = hours * mean_instances * instance_price.usd_per_hour
+
+    ratio = Decimal(input_tokens) / Decimal(output_tokens) if output_tokens else None
+    break_even = None
+    if ratio is not None:
+        per_output = bedrock_price.output_per_1m + ratio * bedrock_price.input_per_1m
+        if per_output > 0:
+            break_even = instance_price.usd_per_hour * TOKENS_PER_MILLION / per_output
+    assumptions.append(
+        "Break-even assumes the traffic's input/output mix stays the same and an instance "
+        "stays up all hour (SageMaker bills idle time)."
+    )
+    return Advice(
+        model=model,
+        window_start=window_start,
+        window_end=window_end,
+        calls=len(own),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        bedrock_region=bedrock_region,
+        bedrock_price=bedrock_price,
+        bedrock_usd=bedrock_usd,
+        endpoint_basis=basis,
+        endpoint_region=endpoint_region,
+        instance_type=instance_type,
+        instance_price=instance_price,
+        mean_instances=mean_instances,
+        endpoint_usd=endpoint_usd,
+        throughput=used,
+        measured_throughput=measured,
+        input_per_output=ratio,
+        break_even_output_tokens_per_hour=break_even,
+        capacity_output_tokens_per_hour=capacity,
+        assumptions=tuple(assumptions),
+    )
+
+
+__all__ = ["DEFAULT_INSTANCE_TYPE", "THROUGHPUT_ANCHORS", "Advice", "Throughput", "advise"]

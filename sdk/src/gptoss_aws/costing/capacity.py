@@ -1,0 +1,283 @@
+"""How many instances an endpoint ran, over time: the quantity SageMaker bills.
+
+A timeline is a list of segments (start, end, instance count, instance type). It comes from
+the user (who knows what they ran), or from the endpoint itself:
+
+- DescribeEndpoint gives each variant's CurrentInstanceCount, CreationTime and
+  LastModifiedTime; DescribeEndpointConfig gives the variant's instance type.
+- SageMaker publishes no instance-count metric for real-time endpoints in CloudWatch (the
+  /aws/sagemaker/Endpoints namespace holds CPU/GPU/memory/disk utilisation; the
+  InstanceCount-style series exist only in SageMaker AI Insights' OpenTelemetry metrics,
+  not in GetMetricData). But AWS/SageMaker ``InvocationsPerInstance`` is each request
+  counted as 1/numberOfInstances (SageMaker API reference, ScalingPolicyMetric), so in any
+  period with traffic, Sum(Invocations) / Sum(InvocationsPerInstance) is the instance count.
+
+Limitations, recorded in the timeline's ``notes``: periods with no traffic carry the last
+observed count forward (the first observed count back to the window's start); with no
+traffic at all the current count is assumed for the whole window; the instance type is the
+current endpoint config's, so a config changed inside the window (LastModifiedTime) is
+priced at today's type; time before CreationTime and in the future is not billed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from gptoss_aws.errors import ConfigurationError
+
+_MICROSECONDS = Decimal(1_000_000)
+
+
+def _aware(moment: datetime, what: str) -> datetime:
+    if not isinstance(moment, datetime) or moment.tzinfo is None:
+        raise ConfigurationError(f"{what} must be a timezone-aware datetime, got {moment!r}")
+    return moment
+
+
+def exact_seconds(start: datetime, end: datetime) -> Decimal:
+    """Seconds between two instants, exact to the microsecond (no float)."""
+    return Decimal((end - start) // timedelta(microseconds=1)) / _MICROSECONDS
+
+
+@dataclass(frozen=True)
+class Segment:
+    """``count`` instances of ``instance_type`` ran from ``start`` (inclusive) to ``end``."""
+
+    start: datetime
+    end: datetime
+    count: int
+    instance_type: str
+
+    def __post_init__(self) -> None:
+        _aware(self.start, "segment start")
+        _aware(self.end, "segment end")
+        if self.end <= self.start:
+            raise ConfigurationError(f"segment ends ({self.end}) before it starts ({self.start})")
+        if isinstance(self.count, bool) or not isinstance(self.count, int) or self.count < 0:
+            raise ConfigurationError(f"instance count must be an integer >= 0, got {self.count!r}")
+        if not self.instance_type:
+            raise ConfigurationError("segment needs an instance type")
+
+
+@dataclass(frozen=True)
+class InstanceTimeline:
+    """Instances behind one endpoint (and variant) over time.
+
+    Segments add up: overlapping segments mean that many more instances (e.g. two instance
+    types behind one endpoint during a blue/green update).
+    """
+
+    endpoint: str
+    region: str
+    segments: tuple[Segment, ...]
+    variant: str | None = None
+    source: str = "declared by the user"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @classmethod
+    def declared(
+        cls,
+        endpoint: str,
+        region: str,
+        segments: Iterable[tuple[datetime, datetime, int, str] | Segment],
+        *,
+        variant: str | None = None,
+    ) -> InstanceTimeline:
+        """From (start, end, count, instance_type) tuples the user states."""
+        parsed = tuple(s if isinstance(s, Segment) else Segment(*s) for s in segments)
+        return cls(endpoint=endpoint, region=region, segments=parsed, variant=variant)
+
+    def clipped(self, start: datetime, end: datetime) -> list[Segment]:
+        """The segments' parts inside [start, end)."""
+        out = []
+        for seg in self.segments:
+            lo, hi = max(seg.start, start), min(seg.end, end)
+            if hi > lo:
+                out.append(Segment(lo, hi, seg.count, seg.instance_type))
+        return out
+
+    def instance_seconds(self, start: datetime, end: datetime) -> dict[str, Decimal]:
+        """Instance-seconds per instance type inside [start, end)."""
+        totals: dict[str, Decimal] = {}
+        for seg in self.clipped(start, end):
+            seconds = exact_seconds(seg.start, seg.end) * seg.count
+            totals[seg.instance_type] = totals.get(seg.instance_type, Decimal(0)) + seconds
+        return totals
+
+
+def _period_for(start: datetime, now: datetime) -> int:
+    # CloudWatch keeps 60-second points for 15 days, 300-second for 63 days and hourly for
+    # 455 days (CloudWatch user guide, "Metrics retention"); ask for what still exists.
+    age = now - start
+    if age <= timedelta(days=15):
+        return 60
+    if age <= timedelta(days=63):
+        return 300
+    return 3600
+
+
+def _metric_sums(
+    cloudwatch: Any,
+    endpoint: str,
+    variant: str,
+    start: datetime,
+    end: datetime,
+    period: int,
+) -> dict[datetime, tuple[float, float]]:
+    dims = [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
+
+    def query(query_id: str, metric: str) -> dict[str, Any]:
+        return {
+            "Id": query_id,
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric, "Dimensions": dims},
+                "Period": period,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+
+    # CloudWatch wants StartTime < EndTime and answers in whole periods: widen the window to
+    # period boundaries, so a window inside one period (a new endpoint) is still a query.
+    step = timedelta(seconds=period)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    start = epoch + ((start - epoch) // step) * step
+    end = max(epoch - ((epoch - end) // step) * step, start + step)
+    request: dict[str, Any] = {
+        "MetricDataQueries": [
+            query("invocations", "Invocations"),
+            query("per_instance", "InvocationsPerInstance"),
+        ],
+        "StartTime": start,
+        "EndTime": end,
+        "ScanBy": "TimestampAscending",
+    }
+    series: dict[str, dict[datetime, float]] = {"invocations": {}, "per_instance": {}}
+    while True:
+        response = cloudwatch.get_metric_data(**request)
+        for result in response.get("MetricDataResults", []):
+            points = series.setdefault(result["Id"], {})
+            for stamp, value in zip(result["Timestamps"], result["Values"], strict=True):
+                points[stamp.astimezone(UTC)] = points.get(stamp.astimezone(UTC), 0.0) + value
+        token = response.get("NextToken")
+        if not token:
+            break
+        request["NextToken"] = token
+    return {
+        stamp: (total, series["per_instance"][stamp])
+        for stamp, total in series["invocations"].items()
+        if stamp in series["per_instance"]
+    }
+
+
+def _observed_counts(sums: dict[datetime, tuple[float, float]]) -> list[tuple[datetime, int]]:
+    observed = []
+    for stamp, (invocations, per_instance) in sorted(sums.items()):
+        if invocations > 0 and per_instance > 0:
+            observed.append((stamp, max(1, round(invocations / per_instance))))
+    return observed
+
+
+def _segments_from_observations(
+    observed: Sequence[tuple[datetime, int]],
+    start: datetime,
+    end: datetime,
+    instance_type: str,
+) -> list[Segment]:
+    """Step function through the observations; merged where the count does not change."""
+    # The count at `start` is the latest observation at or before it, else the first one.
+    before = [c for t, c in observed if t <= start]
+    first = before[-1] if before else observed[0][1]
+    points = [(start, first)] + [(t, c) for t, c in observed if start < t < end]
+    segments: list[Segment] = []
+    for (t0, count), (t1, _) in zip(points, [*points[1:], (end, 0)], strict=True):
+        if segments and segments[-1].count == count:
+            last = segments.pop()
+            t0 = last.start
+        segments.append(Segment(t0, t1, count, instance_type))
+    return segments
+
+
+def timelines_from_endpoint(
+    endpoint: str,
+    window_start: datetime,
+    window_end: datetime,
+    *,
+    sagemaker_client: Any,
+    cloudwatch_client: Any | None = None,
+    variant: str | None = None,
+    now: datetime | None = None,
+) -> list[InstanceTimeline]:
+    """One timeline per production variant (or only ``variant``) of a live endpoint."""
+    _aware(window_start, "window_start")
+    _aware(window_end, "window_end")
+    now = now or datetime.now(UTC)
+    described = sagemaker_client.describe_endpoint(EndpointName=endpoint)
+    config = sagemaker_client.describe_endpoint_config(
+        EndpointConfigName=described["EndpointConfigName"]
+    )
+    instance_types = {
+        v["VariantName"]: v.get("InstanceType") for v in config.get("ProductionVariants", [])
+    }
+    region: str = sagemaker_client.meta.region_name
+    created: datetime = described["CreationTime"]
+    modified: datetime = described.get("LastModifiedTime", created)
+    start, end = max(window_start, created), min(window_end, now)
+    timelines = []
+    variants = described.get("ProductionVariants", [])
+    if variant is not None:
+        variants = [v for v in variants if v["VariantName"] == variant]
+        if not variants:
+            raise ConfigurationError(f"endpoint {endpoint} has no variant {variant!r}")
+    for current in variants:
+        name = current["VariantName"]
+        instance_type = instance_types.get(name)
+        if not instance_type:
+            raise ConfigurationError(
+                f"variant {name} of {endpoint} has no instance type (serverless?): it is not "
+                "billed by instance-hour, so it cannot be allocated here"
+            )
+        notes = [
+            "Instance counts come from CloudWatch AWS/SageMaker Invocations / "
+            "InvocationsPerInstance in periods with traffic; idle periods carry the last "
+            "observed count forward."
+        ]
+        segments: list[Segment] = []
+        if end > start:
+            observed: list[tuple[datetime, int]] = []
+            if cloudwatch_client is not None:
+                period = _period_for(start, now)
+                sums = _metric_sums(cloudwatch_client, endpoint, name, start, end, period)
+                observed = _observed_counts(sums)
+            if observed:
+                segments = _segments_from_observations(observed, start, end, instance_type)
+            else:
+                count = int(current.get("CurrentInstanceCount", 0))
+                notes.append(
+                    f"No traffic metrics in the window: assumed the current count ({count}) "
+                    "throughout."
+                )
+                if count:
+                    segments = [Segment(start, end, count, instance_type)]
+        if start <= modified < end:
+            notes.append(
+                f"The endpoint was modified at {modified.isoformat()}, inside the window; "
+                f"all of it is priced as {instance_type} (today's config)."
+            )
+        if window_start < created:
+            notes.append(f"Time before the endpoint's creation ({created.isoformat()}) is free.")
+        timelines.append(
+            InstanceTimeline(
+                endpoint=endpoint,
+                region=region,
+                segments=tuple(segments),
+                variant=name,
+                source="DescribeEndpoint + CloudWatch (AWS/SageMaker)",
+                notes=tuple(notes),
+            )
+        )
+    return timelines
