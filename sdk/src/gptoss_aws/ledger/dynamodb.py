@@ -1,0 +1,561 @@
+"""A ledger in one DynamoDB table, for teams whose calls run on many machines.
+
+Key schema (the infra stack creates the same table; ``create_table`` builds it for tests)::
+
+    table      pk (S, partition key), sk (S, sort key); billing PAY_PER_REQUEST
+    call       pk = "CALL#<call id>"                  sk = "CALL"
+               every CallRecord field (None omitted), plus
+               gsi1pk = "DAY#<YYYY-MM-DD of started_at, UTC>"
+               gsi1sk = "<started_at ISO UTC>#<call id>"
+               open_pk = "OPEN", open_sk = gsi1sk        (only while status = reserved)
+               host, version (N, optimistic locking), charge_usd / charge_tokens (what the
+               row charges budgets, see ledger.base.charge_of) and counters: the budget
+               counters it charged, [{pk, sk, unit}]
+    counter    pk = "BUDGET#<budget name>#<12 hex of the budget's fingerprint>"
+               sk = "PERIOD#<period start YYYY-MM-DD UTC>" or "PERIOD#total"
+               charged (N: USD exact, or tokens), held (N: part of charged held by open
+               reservations), name, unit, period, limit (last seen), scope
+    GSI "by_day"  gsi1pk / gsi1sk, projection ALL: time-range queries, one day per query
+    GSI "open"    open_pk / open_sk, projection ALL, sparse: the reservations to reconcile
+
+Hard budgets across machines: ``reserve`` is one TransactWriteItems holding the call item
+(condition: the id is new) and, for each budget covering the call, an update of its
+period's counter ``charged += worst case`` with the condition ``charged <= limit - worst
+case``; DynamoDB applies all of it or none, so concurrent reservations from any number of
+machines cannot take a counter over its limit. ``settle`` moves each counter by (actual -
+reservation) in one transaction with the call item (condition: the version read).
+
+Unlike the SQLite ledger (where one transaction can update every budget the file has ever
+seen), a counter only holds the calls reserved under its budget: every process sharing a
+budget must pass it (load the same budgets file). A counter is created on first use from
+the calls already in the table for its period, so a budget added mid-month starts from
+that month's real spend.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import random
+import socket
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+from gptoss_aws.budgets import Budget
+from gptoss_aws.errors import BudgetExceededError
+from gptoss_aws.ledger.base import (
+    BudgetCheck,
+    BudgetUsage,
+    InvalidRecordError,
+    LedgerError,
+    ReportsMixin,
+    charge_of,
+    check_budgets,
+    exceeded_message,
+    reconciled_record,
+    utcnow,
+    validate_record,
+)
+from gptoss_aws.ledger.schema import iso, parse_iso
+from gptoss_aws.ledger.sqlite import pid_alive
+from gptoss_aws.types import CallRecord
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+
+DAY_INDEX = "by_day"
+OPEN_INDEX = "open"
+# Transactions that collide on a counter are cancelled with TransactionConflict; we retry
+# with jittered backoff. 20 tries of up to ~0.5 s covers dozens of writers on one budget.
+MAX_TRANSACTION_ATTEMPTS = 20
+# A time range longer than this is read with a Scan rather than one Query per day.
+MAX_DAYS_QUERIED = 92
+
+_INT_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "reserved_tokens",
+               "process_id")  # fmt: skip
+_FLOAT_FIELDS = ("latency_ms", "ttft_ms")
+_TIME_FIELDS = ("started_at", "ended_at")
+_INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "open_pk", "open_sk", "host", "version",
+             "charge_usd", "charge_tokens", "counters")  # fmt: skip
+
+
+def create_table(
+    table_name: str, *, region: str | None = None, client: DynamoDBClient | None = None
+) -> None:
+    """Create the ledger table (the layout in the module doc) and wait until it is active."""
+    if client is None:
+        import boto3
+
+        client = boto3.client("dynamodb", region_name=region)
+    strings = ("pk", "sk", "gsi1pk", "gsi1sk", "open_pk", "open_sk")
+
+    def index(name: str, pk: str, sk: str) -> Any:
+        return {
+            "IndexName": name,
+            "KeySchema": [
+                {"AttributeName": pk, "KeyType": "HASH"},
+                {"AttributeName": sk, "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+
+    client.create_table(
+        TableName=table_name,
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in strings],
+        KeySchema=[
+            {"AttributeName": "pk", "KeyType": "HASH"},
+            {"AttributeName": "sk", "KeyType": "RANGE"},
+        ],
+        GlobalSecondaryIndexes=[
+            index(DAY_INDEX, "gsi1pk", "gsi1sk"),
+            index(OPEN_INDEX, "open_pk", "open_sk"),
+        ],
+    )
+    client.get_waiter("table_exists").wait(TableName=table_name)
+
+
+def counter_key(budget: Budget, at: datetime) -> dict[str, str]:
+    start, _ = budget.period_bounds(at)
+    digest = hashlib.sha256(budget.fingerprint().encode()).hexdigest()[:12]
+    period = "total" if start is None else f"{start:%Y-%m-%d}"
+    return {"pk": f"BUDGET#{budget.name}#{digest}", "sk": f"PERIOD#{period}"}
+
+
+class DynamoDBLedger(ReportsMixin):
+    """The ledger in a DynamoDB table (see the module doc for its layout)."""
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        region: str | None = None,
+        endpoint_url: str | None = None,
+        client: DynamoDBClient | None = None,
+    ) -> None:
+        if client is None:
+            import boto3
+
+            client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
+        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+        self.table_name = table_name
+        self.client = client
+        self.host = socket.gethostname()
+        self._ser = TypeSerializer()
+        self._de = TypeDeserializer()
+        self._known_counters: set[tuple[str, str]] = set()
+
+    def __repr__(self) -> str:
+        return f"DynamoDBLedger({self.table_name!r})"
+
+    def close(self) -> None:
+        self._known_counters.clear()
+
+    # -- items -------------------------------------------------------------------------
+
+    def _call_key(self, call_id: str) -> dict[str, Any]:
+        return {"pk": {"S": f"CALL#{call_id}"}, "sk": {"S": "CALL"}}
+
+    def _call_item(
+        self, record: CallRecord, *, version: int, counters: Sequence[Mapping[str, str]]
+    ) -> dict[str, Any]:
+        data = record.model_dump()
+        item: dict[str, Any] = {}
+        for name, value in data.items():
+            if value is None:
+                continue
+            if name in _TIME_FIELDS:
+                value = iso(value)
+            elif isinstance(value, float):
+                value = Decimal(repr(value))
+            item[name] = value
+        started = iso(record.started_at)
+        item.update(
+            pk=f"CALL#{record.id}",
+            sk="CALL",
+            gsi1pk=f"DAY#{started[:10]}",
+            gsi1sk=f"{started}#{record.id}",
+            host=self.host,
+            version=version,
+            counters=[dict(c) for c in counters],
+        )
+        charge = charge_of(record)
+        item["charge_tokens"] = charge.tokens
+        if charge.usd is not None:
+            item["charge_usd"] = charge.usd
+        if record.status == "reserved":
+            item["open_pk"] = "OPEN"
+            item["open_sk"] = item["gsi1sk"]
+        return {k: self._ser.serialize(v) for k, v in item.items()}
+
+    def _record_from_item(self, item: Mapping[str, Any]) -> CallRecord:
+        data = {k: self._de.deserialize(v) for k, v in item.items() if k not in _INTERNAL}
+        for name in _INT_FIELDS:
+            if data.get(name) is not None:
+                data[name] = int(data[name])
+        for name in _FLOAT_FIELDS:
+            if data.get(name) is not None:
+                data[name] = float(data[name])
+        for name in _TIME_FIELDS:
+            if data.get(name) is not None:
+                data[name] = parse_iso(data[name])
+        return CallRecord.model_validate(data)
+
+    def _get_call(self, call_id: str) -> dict[str, Any] | None:
+        answer = self.client.get_item(
+            TableName=self.table_name, Key=self._call_key(call_id), ConsistentRead=True
+        )
+        return answer.get("Item")
+
+    # -- budget counters ---------------------------------------------------------------
+
+    def _counter_update(
+        self,
+        key: Mapping[str, str],
+        *,
+        charged: Decimal,
+        held: Decimal,
+        budget: Budget | None = None,
+        headroom: Decimal | None = None,
+    ) -> dict[str, Any]:
+        names = {"#c": "charged", "#h": "held"}
+        values: dict[str, Any] = {
+            ":c": self._ser.serialize(charged),
+            ":h": self._ser.serialize(held),
+            ":zero": {"N": "0"},
+        }
+        sets = ["#c = if_not_exists(#c, :zero) + :c", "#h = if_not_exists(#h, :zero) + :h"]
+        if budget is not None:
+            names.update({"#n": "name", "#u": "unit", "#p": "period", "#l": "limit", "#s": "scope"})
+            values.update(
+                {
+                    ":n": {"S": budget.name},
+                    ":u": {"S": budget.unit},
+                    ":p": {"S": budget.period},
+                    ":l": self._ser.serialize(budget.limit),
+                    ":s": {"S": json.dumps(budget.scope, sort_keys=True)},
+                }
+            )
+            sets += ["#n = :n", "#u = :u", "#p = :p", "#l = :l", "#s = :s"]
+        update: dict[str, Any] = {
+            "TableName": self.table_name,
+            "Key": {"pk": {"S": key["pk"]}, "sk": {"S": key["sk"]}},
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+        }
+        if headroom is not None:
+            update["ConditionExpression"] = "#c <= :room"
+            values[":room"] = self._ser.serialize(headroom)
+        return update
+
+    def _counter_values(self, key: Mapping[str, str]) -> tuple[Decimal, Decimal] | None:
+        answer = self.client.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": key["pk"]}, "sk": {"S": key["sk"]}},
+            ConsistentRead=True,
+        )
+        item = answer.get("Item")
+        if item is None:
+            return None
+        charged = self._de.deserialize(item.get("charged", {"N": "0"}))
+        held = self._de.deserialize(item.get("held", {"N": "0"}))
+        return Decimal(charged), Decimal(held)
+
+    def _ensure_counter(self, budget: Budget, at: datetime) -> dict[str, str]:
+        """The budget's counter for the period holding ``at``, created from the calls
+        already in the table if it does not exist yet."""
+        key = counter_key(budget, at)
+        if (key["pk"], key["sk"]) in self._known_counters:
+            return key
+        if self._counter_values(key) is None:
+            start, end = budget.period_bounds(at)
+            charged = held = Decimal(0)
+            for record in self.query(
+                since=start, until=end, backend=budget.backend, model=budget.model,
+                tags=budget.scope,
+            ):  # fmt: skip
+                charge = charge_of(record)
+                amount = Decimal(charge.tokens) if budget.unit == "tokens" else charge.usd
+                if amount is None:
+                    continue
+                charged += amount
+                if record.status == "reserved":
+                    held += amount
+            update = self._counter_update(key, charged=charged, held=held, budget=budget)
+            update["ConditionExpression"] = "attribute_not_exists(pk)"
+            # If another process created it first, its figure stands.
+            with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+                self.client.update_item(**update)
+        self._known_counters.add((key["pk"], key["sk"]))
+        return key
+
+    def budget_usage(self, budget: Budget, at: datetime | None = None) -> BudgetUsage:
+        at = at or utcnow()
+        start, end = budget.period_bounds(at)
+        key = self._ensure_counter(budget, at)
+        charged, held = self._counter_values(key) or (Decimal(0), Decimal(0))
+        return BudgetUsage(budget, start, end, settled=charged - held, reserved=held)
+
+    # -- writes ------------------------------------------------------------------------
+
+    def _transact(self, items: list[dict[str, Any]]) -> None:
+        """Run a transaction, retrying only on conflicts with other transactions."""
+        for attempt in range(MAX_TRANSACTION_ATTEMPTS):
+            try:
+                self.client.transact_write_items(TransactItems=items)  # type: ignore[arg-type]
+                return
+            except self.client.exceptions.TransactionCanceledException as exc:
+                reasons = exc.response.get("CancellationReasons", [])
+                codes = [r.get("Code", "None") for r in reasons]
+                if "ConditionalCheckFailed" in codes or attempt == MAX_TRANSACTION_ATTEMPTS - 1:
+                    raise
+                if not any(c in ("TransactionConflict", "ThrottlingError") for c in codes):
+                    raise
+            except self.client.exceptions.TransactionConflictException:
+                if attempt == MAX_TRANSACTION_ATTEMPTS - 1:
+                    raise
+            # Full jitter (AWS Architecture Blog, "Exponential Backoff And Jitter").
+            time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))  # noqa: S311
+
+    def reserve(self, record: CallRecord, budgets: Sequence[Budget] = ()) -> CallRecord:
+        if record.process_id is None:
+            record = record.model_copy(update={"process_id": os.getpid()})
+        record = validate_record(record, final=False)
+        charge = charge_of(record)
+        # Hard limits are enforced by the transaction's conditions; this raises at once if
+        # a reservation alone exceeds a limit, or for a USD budget over a call with no
+        # per-call price, and collects soft warnings from the counters' current figures.
+        applicable: list[tuple[Budget, dict[str, str], Decimal]] = []
+        for budget in budgets:
+            if not budget.applies_to(record):
+                continue
+            amount = Decimal(charge.tokens) if budget.unit == "tokens" else charge.usd
+            if amount is not None:
+                applicable.append((budget, self._ensure_counter(budget, record.started_at), amount))
+        check = self._soft_check(record, budgets)
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._call_item(
+                        record, version=1, counters=[dict(k, unit=b.unit) for b, k, _ in applicable]
+                    ),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        ]
+        for budget, key, amount in applicable:
+            headroom = budget.limit - amount if budget.mode == "hard" else None
+            if headroom is not None and headroom < 0:
+                self._refuse(budget, record, key, amount)
+            update = self._counter_update(
+                key, charged=amount, held=amount, budget=budget, headroom=headroom
+            )
+            items.append({"Update": update})
+        try:
+            self._transact(items)
+        except self.client.exceptions.TransactionCanceledException as exc:
+            reasons = exc.response.get("CancellationReasons", [])
+            for index, reason in enumerate(reasons):
+                if reason.get("Code") != "ConditionalCheckFailed":
+                    continue
+                if index == 0:
+                    raise InvalidRecordError(
+                        f"call record {record.id!r} refused, nothing written: the id exists"
+                    ) from exc
+                budget, key, amount = applicable[index - 1]
+                self._refuse(budget, record, key, amount)
+            raise LedgerError(f"DynamoDB ledger {self.table_name}: {exc}") from exc
+        check.emit()
+        return record
+
+    def _soft_check(self, record: CallRecord, budgets: Sequence[Budget]) -> BudgetCheck:
+        def charged(budget: Budget) -> int:
+            values = self._counter_values(counter_key(budget, record.started_at))
+            total = values[0] if values else Decimal(0)
+            return int(total) if budget.unit == "tokens" else _nano(total)
+
+        return check_budgets(record, budgets, charged, hard_checked_elsewhere=True)
+
+    def _refuse(
+        self, budget: Budget, record: CallRecord, key: Mapping[str, str], amount: Decimal
+    ) -> None:
+        charged = (self._counter_values(key) or (Decimal(0), Decimal(0)))[0]
+        if budget.unit == "tokens":
+            current, requested = int(charged), int(amount)
+        else:
+            current, requested = _nano(charged), _nano(amount)
+        raise BudgetExceededError(
+            exceeded_message(budget, record, current, requested),
+            budget=budget.name,
+            limit=float(budget.limit),
+            spent=float(charged),
+        )
+
+    def settle(self, record: CallRecord) -> None:
+        record = validate_record(record, final=True)
+        for _ in range(MAX_TRANSACTION_ATTEMPTS):
+            old = self._get_call(record.id)
+            if old is None:
+                self._put_new(record)
+                return
+            try:
+                self._replace(old, record)
+                return
+            except self.client.exceptions.TransactionCanceledException as exc:
+                codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if codes[:1] != ["ConditionalCheckFailed"]:
+                    raise LedgerError(f"DynamoDB ledger {self.table_name}: {exc}") from exc
+                # The row changed since we read it (reconciled meanwhile): read again.
+        raise LedgerError(f"could not settle call {record.id!r}: the row kept changing")
+
+    def _replace(self, old_item: Mapping[str, Any], new: CallRecord) -> None:
+        old = self._record_from_item(old_item)
+        version = int(self._de.deserialize(old_item["version"]))
+        counters = [
+            {str(k): str(v) for k, v in c.items()}
+            for c in self._de.deserialize(old_item.get("counters", {"L": []}))
+        ]
+        before, after = charge_of(old), charge_of(new)
+        items: list[dict[str, Any]] = [
+            {
+                "Put": {
+                    "TableName": self.table_name,
+                    "Item": self._call_item(new, version=version + 1, counters=counters),
+                    "ConditionExpression": "#v = :v",
+                    "ExpressionAttributeNames": {"#v": "version"},
+                    "ExpressionAttributeValues": {":v": {"N": str(version)}},
+                }
+            }
+        ]
+        for counter in counters:
+            if counter.get("unit") == "tokens":
+                old_amount, new_amount = Decimal(before.tokens), Decimal(after.tokens)
+            else:
+                old_amount, new_amount = before.usd or Decimal(0), after.usd or Decimal(0)
+            held = -old_amount if old.status == "reserved" else Decimal(0)
+            if new_amount == old_amount and held == 0:
+                continue
+            update = self._counter_update(counter, charged=new_amount - old_amount, held=held)
+            items.append({"Update": update})
+        self._transact(items)
+
+    def _put_new(self, record: CallRecord) -> None:
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item=self._call_item(record, version=1, counters=()),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except self.client.exceptions.ConditionalCheckFailedException as exc:
+            raise InvalidRecordError(
+                f"call record {record.id!r} refused, nothing written: the id exists"
+            ) from exc
+
+    def record(self, record: CallRecord) -> None:
+        self._put_new(validate_record(record, final=True))
+
+    def reconcile(self, stale_after: timedelta) -> list[CallRecord]:
+        now = utcnow()
+        cutoff = now - stale_after
+        done: list[CallRecord] = []
+        for item in self._paginate(
+            "query",
+            IndexName=OPEN_INDEX,
+            KeyConditionExpression="open_pk = :open",
+            ExpressionAttributeValues={":open": {"S": "OPEN"}},
+        ):
+            record = self._record_from_item(item)
+            host = self._de.deserialize(item["host"]) if "host" in item else None
+            if host == self.host and record.process_id and not pid_alive(record.process_id):
+                reason = "process_gone"
+            elif record.started_at < cutoff:
+                reason = "stale"
+            else:
+                continue
+            fresh = self._get_call(record.id)  # the index is eventually consistent
+            if fresh is None or self._de.deserialize(fresh["status"]) != "reserved":
+                continue
+            aborted = reconciled_record(self._record_from_item(fresh), reason, now)
+            try:
+                self._replace(fresh, aborted)
+            except self.client.exceptions.TransactionCanceledException:
+                continue  # settled or reconciled by someone else meanwhile
+            done.append(aborted)
+        return done
+
+    # -- reads -------------------------------------------------------------------------
+
+    def _paginate(self, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
+        call = getattr(self.client, operation)
+        kwargs["TableName"] = self.table_name
+        while True:
+            page = call(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def query(
+        self,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        backend: str | None = None,
+        model: str | None = None,
+        endpoint: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        status: str | Sequence[str] | None = None,
+    ) -> list[CallRecord]:
+        statuses = (
+            None if status is None else ({status} if isinstance(status, str) else set(status))
+        )
+        end = until or utcnow() + timedelta(days=1)
+        if since is not None and (end - since).days <= MAX_DAYS_QUERIED:
+            items: Iterator[dict[str, Any]] = self._query_days(since, end)
+        else:
+            items = self._paginate(
+                "scan",
+                FilterExpression="sk = :call",
+                ExpressionAttributeValues={":call": {"S": "CALL"}},
+            )
+        found: list[CallRecord] = []
+        for item in items:
+            record = self._record_from_item(item)
+            if (
+                (since is not None and record.started_at < since)
+                or (until is not None and record.started_at >= until)
+                or (backend is not None and record.backend != backend)
+                or (model is not None and record.model != model)
+                or (endpoint is not None and record.endpoint != endpoint)
+                or (statuses is not None and record.status not in statuses)
+                or any(record.tags.get(k) != v for k, v in (tags or {}).items())
+            ):
+                continue
+            found.append(record)
+        found.sort(key=lambda r: (r.started_at, r.id))
+        return found
+
+    def _query_days(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
+        day = since.astimezone(UTC).date()
+        last = until.astimezone(UTC).date()
+        while day <= last:
+            yield from self._paginate(
+                "query",
+                IndexName=DAY_INDEX,
+                KeyConditionExpression="gsi1pk = :day",
+                ExpressionAttributeValues={":day": {"S": f"DAY#{day:%Y-%m-%d}"}},
+            )
+            day += timedelta(days=1)
+
+
+def _nano(amount: Decimal) -> int:
+    from gptoss_aws.ledger.base import usd_to_nano
+
+    return usd_to_nano(amount)

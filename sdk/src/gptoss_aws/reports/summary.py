@@ -1,0 +1,517 @@
+"""Cost reports: the ledger's calls grouped and summed, with exact totals and honest notes.
+
+A report needs no pandas (the CLI prints it as it is); ``to_frame()`` gives a DataFrame when
+the ``reports`` extra is installed. Costs:
+
+- per-token calls (Bedrock, priced OpenAI-compatible servers): the cost settled at finish;
+- SageMaker calls: their share of the endpoint's instance-hours over the report's window,
+  from ``gptoss_aws.costing.allocation`` when an ``allocator`` is given (see
+  ``timeline_allocator``), with one idle line per endpoint; without one they are counted as
+  *pending allocation* and have no cost yet (never $0);
+- unpriced calls have no cost; reconciled calls (their process died) carry their
+  reservation's worst case and count as estimated.
+
+Every report states how many calls were unpriced, estimated and pending, even when zero.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.types import CallRecord
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gptoss_aws.costing.allocation import Allocation, IdleBasis
+    from gptoss_aws.costing.capacity import InstanceTimeline
+    from gptoss_aws.pricing.records import InstancePrice
+
+logger = logging.getLogger(__name__)
+
+AllocateBy = Literal["tokens", "output_tokens", "latency"]
+# (SageMaker calls in the window, window start, window end, weight) -> Allocation.
+Allocator = Callable[[Sequence[CallRecord], datetime, datetime, AllocateBy], "Allocation"]
+
+IDLE = "(idle)"
+NONE = "(none)"
+_RECORD_KEYS = (
+    "backend", "model", "model_id", "endpoint", "variant", "inference_component",
+    "instance_type", "region", "status", "cost_basis", "usage_source", "error_kind",
+)  # fmt: skip
+_TIME_KEYS = ("hour", "day", "week", "month")
+GROUP_KEYS_HELP = ", ".join((*_RECORD_KEYS, *_TIME_KEYS, "tags.<key>"))
+
+
+def timeline_allocator(
+    timelines: Sequence[InstanceTimeline],
+    price_lookup: Callable[[str, str], InstancePrice] | None = None,
+    *,
+    idle_basis: IdleBasis = "unattributed",
+) -> Allocator:
+    """An allocator over known instance timelines (declared, or from
+    ``costing.capacity.timelines_from_endpoint``), priced by ``price_lookup`` (default:
+    ``PriceBook.load().instance_price``)."""
+    from gptoss_aws.costing.allocation import allocate
+
+    if price_lookup is None:
+        from gptoss_aws.pricing import PriceBook
+
+        price_lookup = PriceBook.load().instance_price
+    lookup = price_lookup
+
+    def run(
+        calls: Sequence[CallRecord], start: datetime, end: datetime, weight: AllocateBy
+    ) -> Allocation:
+        return allocate(start, end, timelines, lookup, calls, weight, idle_basis=idle_basis)
+
+    return run
+
+
+def aws_allocator(
+    price_lookup: Callable[[str, str], InstancePrice] | None = None,
+    *,
+    idle_basis: IdleBasis = "unattributed",
+    session: Any | None = None,
+) -> Allocator:
+    """An allocator that reads each endpoint's instance timeline from AWS (DescribeEndpoint
+    and CloudWatch, via ``costing.capacity.timelines_from_endpoint``) in the calls' regions.
+    An endpoint that cannot be described (deleted, no permission) is logged and its calls
+    stay pending allocation."""
+    from gptoss_aws.costing.allocation import allocate
+    from gptoss_aws.costing.capacity import timelines_from_endpoint
+
+    if price_lookup is None:
+        from gptoss_aws.pricing import PriceBook
+
+        price_lookup = PriceBook.load().instance_price
+    lookup = price_lookup
+
+    def run(
+        calls: Sequence[CallRecord], start: datetime, end: datetime, weight: AllocateBy
+    ) -> Allocation:
+        import boto3
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        factory = session or boto3.session.Session()
+        timelines: list[InstanceTimeline] = []
+        endpoints = sorted({(c.endpoint, c.region) for c in calls if c.endpoint}, key=str)
+        for endpoint, region in endpoints:
+            assert endpoint is not None  # filtered above
+            try:
+                timelines += timelines_from_endpoint(
+                    endpoint,
+                    start,
+                    end,
+                    sagemaker_client=factory.client("sagemaker", region_name=region),
+                    cloudwatch_client=factory.client("cloudwatch", region_name=region),
+                )
+            except (ClientError, BotoCoreError, ConfigurationError) as exc:
+                logger.warning("cannot read the instances of endpoint %s: %s", endpoint, exc)
+        return allocate(start, end, timelines, lookup, calls, weight, idle_basis=idle_basis)
+
+    return run
+
+
+def group_value(record: CallRecord, key: str) -> str:
+    """The value of one ``by`` key for a call: a field, a tag, or a UTC time bucket."""
+    if key.startswith("tags."):
+        return record.tags.get(key[5:], NONE)
+    if key in _TIME_KEYS:
+        at = record.started_at.astimezone(UTC)
+        if key == "hour":
+            return f"{at:%Y-%m-%dT%H}:00Z"
+        if key == "day":
+            return f"{at:%Y-%m-%d}"
+        if key == "week":  # the Monday it starts on, as budget weeks do
+            return f"{(at - timedelta(days=at.weekday())):%Y-%m-%d}"
+        return f"{at:%Y-%m}"
+    value = getattr(record, key)
+    return NONE if value is None else str(value)
+
+
+def check_group_keys(by: Sequence[str]) -> tuple[str, ...]:
+    keys = tuple(by)
+    for key in keys:
+        if key in _RECORD_KEYS or key in _TIME_KEYS or (key.startswith("tags.") and key[5:]):
+            continue
+        raise ConfigurationError(f"cannot group by {key!r}: use {GROUP_KEYS_HELP}")
+    return keys
+
+
+@dataclass
+class ReportRow:
+    """One group. ``cost_usd`` sums the calls with a cost and is None when no call in the
+    group has one (all unpriced, pending or in flight), so an unknown is never shown as $0."""
+
+    key: tuple[str, ...]
+    calls: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost_usd: Decimal | None = None
+    unpriced_calls: int = 0
+    estimated_calls: int = 0
+    pending_allocation_calls: int = 0
+    in_flight_calls: int = 0
+    idle: bool = False
+
+    def add_cost(self, usd: Decimal) -> None:
+        self.cost_usd = usd if self.cost_usd is None else self.cost_usd + usd
+
+    def merge(self, other: ReportRow) -> None:
+        for name in (
+            "calls", "prompt_tokens", "completion_tokens", "reasoning_tokens", "unpriced_calls",
+            "estimated_calls", "pending_allocation_calls", "in_flight_calls",
+        ):  # fmt: skip
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        if other.cost_usd is not None:
+            self.add_cost(other.cost_usd)
+
+
+COUNT_COLUMNS = (
+    "calls", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd",
+    "unpriced_calls", "estimated_calls", "pending_allocation_calls", "in_flight_calls",
+)  # fmt: skip
+
+
+@dataclass
+class CostReport:
+    """A grouped cost report. ``str()`` is an aligned text table with a totals row and
+    notes; notebooks show ``_repr_html_``; ``to_frame``/``to_csv``/``to_json`` export it."""
+
+    by: tuple[str, ...]
+    rows: list[ReportRow]
+    total: ReportRow
+    since: datetime | None
+    until: datetime | None
+    notes: list[str] = field(default_factory=list)
+    allocation: Allocation | None = None
+
+    def records(self) -> list[dict[str, Any]]:
+        """Plain rows: group keys, then counts; cost_usd as exact text (or None)."""
+        out = []
+        for row in self.rows:
+            item: dict[str, Any] = dict(zip(self.by, row.key, strict=True))
+            for name in COUNT_COLUMNS:
+                value = getattr(row, name)
+                item[name] = (
+                    None if value is None else (str(value) if name == "cost_usd" else value)
+                )
+            out.append(item)
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """A DataFrame with one row per group (cost_usd float, NaN when unknown);
+        ``attrs`` holds the notes and the exact total."""
+        try:
+            import pandas as pd
+        except ImportError as exc:  # the optional extra
+            raise ImportError("DataFrames need pandas: pip install 'gptoss-aws[reports]'") from exc
+        rows = self.records()
+        for item in rows:
+            item["cost_usd"] = float(item["cost_usd"]) if item["cost_usd"] is not None else None
+        frame = pd.DataFrame(rows, columns=[*self.by, *COUNT_COLUMNS])
+        frame["cost_usd"] = frame["cost_usd"].astype("float64")
+        frame.attrs["notes"] = list(self.notes)
+        frame.attrs["total_cost_usd"] = (
+            None if self.total.cost_usd is None else str(self.total.cost_usd)
+        )
+        frame.attrs["unpriced_calls"] = self.total.unpriced_calls
+        frame.attrs["estimated_calls"] = self.total.estimated_calls
+        frame.attrs["pending_allocation_calls"] = self.total.pending_allocation_calls
+        return frame
+
+    def to_csv(self) -> str:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=[*self.by, *COUNT_COLUMNS], lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(self.records())
+        return buffer.getvalue()
+
+    def to_json(self) -> str:
+        document = {
+            "by": list(self.by),
+            "since": None if self.since is None else self.since.isoformat(),
+            "until": None if self.until is None else self.until.isoformat(),
+            "rows": self.records(),
+            "total": {
+                name: (
+                    None
+                    if getattr(self.total, name) is None
+                    else str(getattr(self.total, name))
+                    if name == "cost_usd"
+                    else getattr(self.total, name)
+                )
+                for name in COUNT_COLUMNS
+            },
+            "notes": self.notes,
+        }
+        return json.dumps(document, indent=2)
+
+    def table(self) -> tuple[list[str], list[list[str]], list[str]]:
+        """Header, body cells and totals cells, formatted for display."""
+        header = [*self.by, "calls", "prompt", "completion", "reasoning", "cost", "unpriced",
+                  "estimated", "pending"]  # fmt: skip
+        body = [self._cells(row, list(row.key)) for row in self.rows]
+        totals = self._cells(self.total, ["TOTAL", *[""] * (len(self.by) - 1)] if self.by else [])
+        return header, body, totals
+
+    @staticmethod
+    def _cells(row: ReportRow, keys: list[str]) -> list[str]:
+        if row.cost_usd is not None:
+            cost = usd_display(row.cost_usd)
+        elif row.pending_allocation_calls:
+            cost = "pending"
+        elif row.unpriced_calls:
+            cost = "unpriced"
+        else:
+            cost = "-"
+        return [
+            *keys,
+            f"{row.calls:,}",
+            f"{row.prompt_tokens:,}",
+            f"{row.completion_tokens:,}",
+            f"{row.reasoning_tokens:,}",
+            cost,
+            f"{row.unpriced_calls:,}",
+            f"{row.estimated_calls:,}",
+            f"{row.pending_allocation_calls:,}",
+        ]
+
+    def __str__(self) -> str:
+        header, body, totals = self.table()
+        rows = [header, *body, totals]
+        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
+        n_keys = len(self.by)
+
+        def line(cells: list[str]) -> str:
+            parts = [
+                c.ljust(w) if i < n_keys else c.rjust(w)
+                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ]
+            return "  ".join(parts).rstrip()
+
+        rule = "  ".join("-" * w for w in widths)
+        lines = [self.title(), "", line(header), rule]
+        lines += [line(r) for r in body]
+        lines += [rule, line(totals), ""]
+        lines += [f"* {note}" for note in self.notes]
+        return "\n".join(lines)
+
+    def title(self) -> str:
+        since = self.since.isoformat() if self.since else "the first call"
+        until = self.until.isoformat() if self.until else "now"
+        grouped = f" by {', '.join(self.by)}" if self.by else ""
+        return f"gpt-oss costs{grouped}, from {since} to {until} (UTC)"
+
+    def _repr_html_(self) -> str:
+        from gptoss_aws.reports.html import render_html
+
+        return render_html(self)
+
+
+def usd_display(amount: Decimal) -> str:
+    """Four decimals (per-call costs are fractions of a cent); tiny non-zero amounts say so
+    rather than round to $0.0000."""
+    if 0 < amount < Decimal("0.00005"):
+        return "<$0.0001"
+    return f"${amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP):,}"
+
+
+def summarize(
+    records: Iterable[CallRecord],
+    by: Sequence[str] = ("model",),
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    allocate: AllocateBy = "tokens",
+    allocator: Allocator | None = None,
+) -> CostReport:
+    """Group ``records`` by ``by`` and sum calls, tokens and costs (see the module doc)."""
+    keys = check_group_keys(by)
+    if allocate not in ("tokens", "output_tokens", "latency"):
+        raise ConfigurationError(f"allocate must be tokens, output_tokens or latency: {allocate!r}")
+    calls = [
+        r
+        for r in records
+        if (since is None or r.started_at >= since) and (until is None or r.started_at < until)
+    ]
+    allocation, shares = allocate_shares(calls, since, until, allocate, allocator)
+    groups: dict[tuple[str, ...], ReportRow] = {}
+    for record in calls:
+        key = tuple(group_value(record, k) for k in keys)
+        row = groups.setdefault(key, ReportRow(key))
+        _add_call(row, record, shares)
+    rows = sorted(groups.values(), key=lambda r: r.key)
+    if allocation is not None:
+        rows += _idle_rows(allocation, keys)
+    total = ReportRow(("TOTAL",))
+    for row in rows:
+        total.merge(row)
+    report = CostReport(keys, rows, total, since, until, allocation=allocation)
+    report.notes = _notes(report, calls)
+    return report
+
+
+def call_costs(
+    calls: Sequence[CallRecord], shares: Mapping[str, Decimal] | None = None
+) -> list[tuple[CallRecord, Decimal | None]]:
+    """Each call with its cost: settled, allocated share, or None (unknown / in flight)."""
+    out: list[tuple[CallRecord, Decimal | None]] = []
+    for record in calls:
+        if record.status == "reserved":
+            out.append((record, None))
+        elif record.cost_basis == "instance_hours":
+            out.append((record, (shares or {}).get(record.id)))
+        else:
+            out.append((record, record.cost_usd))
+    return out
+
+
+def _add_call(row: ReportRow, record: CallRecord, shares: Mapping[str, Decimal]) -> None:
+    if record.status == "reserved":
+        row.in_flight_calls += 1  # not finished: no usage or cost yet
+        return
+    row.calls += 1
+    row.prompt_tokens += record.prompt_tokens
+    row.completion_tokens += record.completion_tokens
+    row.reasoning_tokens += record.reasoning_tokens
+    if record.usage_source == "estimated":
+        row.estimated_calls += 1
+    if record.cost_basis == "unpriced":
+        row.unpriced_calls += 1
+    elif record.cost_basis == "instance_hours":
+        share = shares.get(record.id)
+        if share is None:
+            row.pending_allocation_calls += 1
+        else:
+            row.add_cost(share)
+    elif record.cost_usd is not None:
+        row.add_cost(record.cost_usd)
+
+
+def allocate_shares(
+    calls: Sequence[CallRecord],
+    since: datetime | None,
+    until: datetime | None,
+    weight: AllocateBy,
+    allocator: Allocator | None,
+) -> tuple[Allocation | None, dict[str, Decimal]]:
+    sagemaker = [c for c in calls if c.cost_basis == "instance_hours" and c.status != "reserved"]
+    if allocator is None or not sagemaker:
+        return None, {}
+    start = since or min(c.started_at for c in sagemaker)
+    end = until or datetime.now(UTC)
+    if end <= start:
+        return None, {}
+    allocation = allocator(sagemaker, start, end, weight)
+    shares = {
+        line.call_id: line.usd
+        for line in allocation.lines
+        if line.kind == "call" and line.call_id is not None
+    }
+    return allocation, shares
+
+
+def _idle_rows(allocation: Allocation, keys: Sequence[str]) -> list[ReportRow]:
+    rows = []
+    for line in allocation.lines:
+        if line.kind != "idle":
+            continue
+        key = []
+        for k in keys:
+            if k == "endpoint":
+                key.append(f"{line.endpoint} {IDLE}")
+            elif k == "variant":
+                key.append(line.variant or NONE)
+            elif k == "backend":
+                key.append("sagemaker")
+            elif k == "cost_basis":
+                key.append("instance_hours")
+            else:
+                key.append(IDLE)
+        # The idle line must never read like a group of calls.
+        if not key:
+            key.append(IDLE)
+        elif not any(IDLE in value for value in key):
+            key[-1] = f"{key[-1]} {IDLE}"
+        rows.append(ReportRow(tuple(key), cost_usd=line.usd, idle=True))
+    return rows
+
+
+def _notes(report: CostReport, calls: Sequence[CallRecord]) -> list[str]:
+    total = report.total
+    reconciled = sum(
+        1 for c in calls if c.status == "aborted" and (c.error_kind or "").startswith("reconciled")
+    )
+    unpriced = f"Unpriced calls: {total.unpriced_calls}"
+    if total.unpriced_calls:
+        unpriced += " (no price was known: their cost is not in the totals)"
+    estimated = f"Calls with estimated usage: {total.estimated_calls}"
+    if total.estimated_calls:
+        estimated += (
+            f" ({reconciled} reconciled after their process died or went stale, costed at their "
+            "reserved worst case; any others broke before the backend reported usage)"
+        )
+    notes = [unpriced, estimated]
+    if total.pending_allocation_calls:
+        notes.append(
+            f"SageMaker calls pending allocation: {total.pending_allocation_calls} (an endpoint "
+            "is billed by instance-hour; a call gets its share when a report allocates a "
+            "window: gptoss-aws costs --sagemaker-from-aws, or "
+            "ledger.report(allocator=timeline_allocator(...)))"
+        )
+    if total.in_flight_calls:
+        notes.append(
+            f"Calls still in flight (reserved), not in the totals: {total.in_flight_calls}"
+        )
+    allocation = report.allocation
+    if allocation is not None:
+        for window in allocation.endpoints:
+            idle = sum(
+                (
+                    line.usd
+                    for line in allocation.lines
+                    if line.kind == "idle"
+                    and (line.endpoint, line.variant) == (window.endpoint, window.variant)
+                ),
+                Decimal(0),
+            )
+            name = window.endpoint + (f"/{window.variant}" if window.variant else "")
+            notes.append(
+                f"SageMaker {name}: ${window.usd} from {allocation.window_start:%Y-%m-%d %H:%M} "
+                f"to {allocation.window_end:%Y-%m-%d %H:%M} UTC, shared by {allocation.weight} "
+                f"over {window.calls} call(s), idle ${idle}; prices: {window.price_source}"
+            )
+            notes.extend(f"SageMaker {name}: {note}" for note in window.notes)
+        if allocation.unmatched_call_ids:
+            notes.append(
+                f"SageMaker calls with no instance timeline for their endpoint, still pending: "
+                f"{len(allocation.unmatched_call_ids)}"
+            )
+    return notes
+
+
+__all__ = [
+    "IDLE",
+    "AllocateBy",
+    "Allocator",
+    "CostReport",
+    "ReportRow",
+    "call_costs",
+    "check_group_keys",
+    "group_value",
+    "summarize",
+    "timeline_allocator",
+    "usd_display",
+]

@@ -1,0 +1,436 @@
+"""The glue between a client call and the ledger: price it, reserve it, settle it.
+
+    call = tracker.begin(CallIntent(backend="bedrock", model="gpt-oss-120b", region=...,
+                                    max_tokens=512, prompt_tokens_estimate=n))
+    ... send the request ...
+    cost = call.finish(usage)                    # or status="error" / "aborted"
+
+``begin`` does everything that can refuse a call *before* it is sent: an unknown price
+raises UnpricedError (unless ``allow_unpriced``), a hard budget that cannot hold the call's
+worst case raises BudgetExceededError; in both cases nothing is written. Otherwise the
+ledger holds a reservation from then on, so a process killed mid-call leaves a row that
+``Ledger.reconcile`` turns into an aborted one.
+
+How each backend is costed:
+
+- ``bedrock``: per token, from the PriceBook (model, region); exact cost at finish.
+- ``openai`` (an OpenAI-compatible server): per token only if the caller gives a price
+  (``CallIntent.price``); otherwise it is unpriced.
+- ``sagemaker``: instance-hours. ``cost_usd`` stays None at finish and reports allocate the
+  endpoint's instance-hours over a window (``gptoss_aws.costing.allocation``). The instance
+  price must exist at ``begin`` (it is what the report will use). Token budgets cover
+  SageMaker calls; a hard USD budget that would cover one raises ConfigurationError at
+  ``begin`` (there is no per-call price to reserve), a soft one does not count it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+
+from gptoss_aws.budgets import Budget, make_budgets
+from gptoss_aws.errors import ConfigurationError, GptOssError, UnpricedError
+from gptoss_aws.ledger.base import utcnow
+from gptoss_aws.models import GPT_OSS_20B, GPT_OSS_120B, get_model
+from gptoss_aws.pricing.records import TOKENS_PER_MILLION, InstancePrice, TokenPrice
+from gptoss_aws.types import Backend, CallRecord, Cost, CostBasis, Usage
+
+if TYPE_CHECKING:
+    from gptoss_aws.ledger.base import Ledger
+
+logger = logging.getLogger(__name__)
+
+# Reservations older than this are reconciled as stale the first time a tracker begins a
+# call (reservations of dead processes on this host are reconciled whatever their age). Six
+# hours is far beyond any single gpt-oss call: 131,072 output tokens at a slow 10 tok/s
+# take 3.6 h.
+DEFAULT_STALE_AFTER = timedelta(hours=6)
+
+# Prompt-size bound used to size reservations (never to bill). gpt-oss uses a byte-level
+# BPE (o200k_harmony), in which every ordinary token covers at least one byte, so the
+# UTF-8 byte count bounds the token count for any language or content. OpenAI's rule of
+# thumb is ~4 characters per English token ("What are tokens and how to count them", OpenAI
+# help center): the bound over-reserves about 4x for English, which costs budget headroom
+# only while the call is in flight, and keeps hard budgets from being overrun by a prompt
+# we under-estimated.
+BYTES_PER_TOKEN_BOUND = 1
+# Harmony framing per message: <|start|>, role, <|channel|>name, <|message|>, <|end|>; the
+# role and channel names are at most 9 bytes ("assistant", "commentary"), counted bytewise.
+HARMONY_TOKENS_PER_MESSAGE = 32
+# The system message the gpt-oss chat template always adds (model identity, knowledge
+# cutoff, current date, reasoning effort, valid channels) is under 256 bytes; the
+# assistant header that starts the reply adds a few tokens.
+HARMONY_PREAMBLE_TOKENS = 288
+# Per tool, on top of its JSON schema's bytes: the TypeScript-style namespace wrapper.
+HARMONY_TOKENS_PER_TOOL = 32
+
+
+# What the client records when the endpoint's model size was not given, and the context
+# window both gpt-oss sizes share (their config.json max_position_embeddings).
+UNNAMED_GPT_OSS = "gpt-oss"
+GPT_OSS_CONTEXT = GPT_OSS_120B.max_context
+assert GPT_OSS_20B.max_context == GPT_OSS_CONTEXT
+
+# A typical figure for when a backend reported no usage at all (a stream cut before its
+# usage chunk): OpenAI's ~4 characters per English token (same help-center page), applied
+# to UTF-8 bytes; the system preamble is about 100 tokens of gpt-oss's chat template.
+BYTES_PER_TOKEN_TYPICAL = 4
+TYPICAL_PREAMBLE_TOKENS = 100
+TYPICAL_TOKENS_PER_MESSAGE = 4
+
+
+def estimate_prompt_tokens(
+    messages: Sequence[Mapping[str, Any]],
+    tools: Sequence[Mapping[str, Any]] | None = None,
+    *,
+    bound: bool = True,
+) -> int:
+    """The prompt's tokens estimated from its bytes.
+
+    ``bound=True`` (the default) gives an upper bound (see BYTES_PER_TOKEN_BOUND) that only
+    sizes budget reservations. ``bound=False`` gives a typical figure, used as the billed
+    prompt only when the backend never reported usage; such rows are marked "estimated".
+    """
+    per_token = BYTES_PER_TOKEN_BOUND if bound else BYTES_PER_TOKEN_TYPICAL
+    per_message = HARMONY_TOKENS_PER_MESSAGE if bound else TYPICAL_TOKENS_PER_MESSAGE
+    total = HARMONY_PREAMBLE_TOKENS if bound else TYPICAL_PREAMBLE_TOKENS
+    for message in messages:
+        total += per_message
+        for key, value in message.items():
+            if value is None or key == "role":
+                continue
+            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+            total += -(-len(text.encode("utf-8")) // per_token)
+    for tool in tools or ():
+        text = json.dumps(tool, ensure_ascii=False)
+        per_tool = HARMONY_TOKENS_PER_TOOL if bound else TYPICAL_TOKENS_PER_MESSAGE
+        total += per_tool + -(-len(text.encode("utf-8")) // per_token)
+    return total
+
+
+class PriceLookup(Protocol):
+    """What the tracker needs from a price book (``gptoss_aws.pricing.PriceBook`` fits);
+    both methods raise UnpricedError when they have no price."""
+
+    def token_price(self, model: str, region: str) -> TokenPrice: ...
+
+    def instance_price(self, instance_type: str, region: str) -> InstancePrice: ...
+
+
+# Called with the settled row after every finish (see gptoss_aws.telemetry).
+Exporter = Callable[[CallRecord], None]
+FinishStatus = Literal["ok", "error", "aborted"]
+
+
+@dataclass(frozen=True)
+class CallIntent:
+    """Everything known about a call before it is sent.
+
+    ``max_tokens`` None means the server may generate up to the model's context window;
+    the reservation then assumes it does (131,072 tokens for gpt-oss), since the true
+    remaining context depends on a prompt size we only bound from above. Pass max_tokens to
+    reserve less. ``price`` is a per-token price the caller sets, for OpenAI-compatible
+    servers (Bedrock prices come from the price book, SageMaker is billed by instance).
+    """
+
+    backend: Backend
+    model: str
+    model_id: str | None = None
+    endpoint: str | None = None
+    variant: str | None = None
+    inference_component: str | None = None
+    instance_type: str | None = None
+    region: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)
+    stream: bool = False
+    max_tokens: int | None = None
+    prompt_tokens_estimate: int = 0
+    price: TokenPrice | None = None
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        if self.backend not in get_args(Backend):
+            problems.append(
+                f"backend must be one of {list(get_args(Backend))}, not {self.backend!r}"
+            )
+        if not isinstance(self.model, str) or not self.model:
+            problems.append("model must be a non-empty string")
+        if self.max_tokens is not None and (
+            isinstance(self.max_tokens, bool)
+            or not isinstance(self.max_tokens, int)
+            or self.max_tokens < 1
+        ):
+            problems.append(
+                f"max_tokens must be a positive integer or None, got {self.max_tokens!r}"
+            )
+        if (
+            isinstance(self.prompt_tokens_estimate, bool)
+            or not isinstance(self.prompt_tokens_estimate, int)
+            or self.prompt_tokens_estimate < 0
+        ):
+            estimate = self.prompt_tokens_estimate
+            problems.append(f"prompt_tokens_estimate must be an integer >= 0, not {estimate!r}")
+        if not isinstance(self.tags, Mapping) or not all(
+            isinstance(k, str) and k and isinstance(v, str) for k, v in self.tags.items()
+        ):
+            problems.append(f"tags must map non-empty strings to strings, got {self.tags!r}")
+        if problems:
+            raise ConfigurationError("bad call: " + "; ".join(problems))
+
+
+@dataclass(frozen=True)
+class _Pricing:
+    basis: CostBasis
+    token_price: TokenPrice | None = None
+    source: str | None = None
+
+
+class CallAlreadyFinishedError(GptOssError, RuntimeError):
+    """``finish`` was called twice on the same call."""
+
+
+class Tracker:
+    """Prices, reserves and records calls in a ledger, enforcing budgets.
+
+    ``ledger`` defaults to ``open_ledger()``; ``prices`` to ``PriceBook.load()`` (loaded on
+    the first call that needs it). ``exporters`` are called with each settled row; one that
+    raises is logged and never fails the call.
+    """
+
+    def __init__(
+        self,
+        ledger: Ledger | None = None,
+        prices: PriceLookup | None = None,
+        budgets: Sequence[Budget] = (),
+        allow_unpriced: bool = False,
+        exporters: Sequence[Exporter] = (),
+        *,
+        reconcile_stale_after: timedelta | None = DEFAULT_STALE_AFTER,
+    ) -> None:
+        if ledger is None:
+            from gptoss_aws.ledger import open_ledger
+
+            ledger = open_ledger()
+        self.ledger = ledger
+        self._prices = prices
+        self.budgets: tuple[Budget, ...] = tuple(make_budgets(budgets))
+        self.allow_unpriced = allow_unpriced
+        self.exporters: tuple[Exporter, ...] = tuple(exporters)
+        self._reconcile_after = reconcile_stale_after
+        self._lock = threading.Lock()
+
+    @property
+    def prices(self) -> PriceLookup:
+        if self._prices is None:
+            from gptoss_aws.pricing import PriceBook
+
+            self._prices = PriceBook.load()
+        return self._prices
+
+    def _reconcile_once(self) -> None:
+        with self._lock:
+            after, self._reconcile_after = self._reconcile_after, None
+        if after is not None:
+            aborted = self.ledger.reconcile(after)
+            if aborted:
+                logger.warning(
+                    "reconciled %d reservation(s) left by dead or stale calls as aborted",
+                    len(aborted),
+                )
+
+    def _pricing(self, intent: CallIntent) -> _Pricing:
+        try:
+            if intent.backend == "bedrock":
+                if not intent.region:
+                    raise ConfigurationError("a Bedrock call needs its region to be priced")
+                price = self.prices.token_price(intent.model, intent.region)
+                return _Pricing("per_token", price, price.describe())
+            if intent.backend == "openai":
+                if intent.price is None:
+                    raise UnpricedError(
+                        f"no price for {intent.model!r} on the OpenAI-compatible server "
+                        f"{intent.endpoint or ''}: pass a per-token price, or opt in to "
+                        "recording the call as unpriced (allow_unpriced=True)"
+                    )
+                return _Pricing("per_token", intent.price, intent.price.describe())
+            if not intent.instance_type or not intent.region:
+                raise UnpricedError(
+                    f"SageMaker endpoint {intent.endpoint!r}: the instance type and region are "
+                    "needed to price its instance-hours; give them, or opt in to recording the "
+                    "call as unpriced (allow_unpriced=True)"
+                )
+            instance = self.prices.instance_price(intent.instance_type, intent.region)
+            return _Pricing("instance_hours", None, instance.describe())
+        except UnpricedError:
+            if not self.allow_unpriced:
+                raise
+            return _Pricing("unpriced")
+
+    def begin(self, intent: CallIntent) -> TrackedCall:
+        """Price and reserve the call, or refuse it (UnpricedError, BudgetExceededError,
+        ConfigurationError) with nothing sent and nothing written."""
+        pricing = self._pricing(intent)
+        prompt_bound, completion_bound, tokens_bound = _worst_case_tokens(intent)
+        reserved_usd: Decimal | None = None
+        if pricing.token_price is not None:
+            reserved_usd = (
+                Decimal(prompt_bound) * pricing.token_price.input_per_1m
+                + Decimal(completion_bound) * pricing.token_price.output_per_1m
+            ) / TOKENS_PER_MILLION
+        record = CallRecord(
+            backend=intent.backend,
+            model=intent.model,
+            model_id=intent.model_id,
+            endpoint=intent.endpoint,
+            variant=intent.variant,
+            inference_component=intent.inference_component,
+            instance_type=intent.instance_type,
+            region=intent.region,
+            tags=dict(intent.tags),
+            stream=intent.stream,
+            status="reserved",
+            cost_basis=pricing.basis,
+            price_source=pricing.source,
+            reserved_usd=reserved_usd,
+            reserved_tokens=tokens_bound,
+            process_id=os.getpid(),
+        )
+        self._check_usd_budgets(record)
+        self._reconcile_once()
+        reserved = self.ledger.reserve(record, self.budgets)
+        return TrackedCall(self, reserved, pricing)
+
+    def _check_usd_budgets(self, record: CallRecord) -> None:
+        for budget in self.budgets:
+            if budget.unit != "usd" or budget.mode != "hard" or not budget.applies_to(record):
+                continue
+            if record.cost_basis == "unpriced":
+                raise UnpricedError(
+                    f"{budget.describe()} covers this call, which has no price: a hard USD "
+                    "budget cannot bound an unpriced call. Add a price, or narrow the budget."
+                )
+            if record.cost_basis == "instance_hours":
+                raise ConfigurationError(
+                    f"{budget.describe()} covers this SageMaker call, but a SageMaker call has "
+                    "no per-call price (the endpoint is billed by instance-hour and a call's "
+                    "share is only known when a report allocates a window), so a hard USD "
+                    "budget cannot reserve it. Give the budget backend='bedrock' (or 'openai'), "
+                    "use unit='tokens', or make it soft."
+                )
+
+
+def _worst_case_tokens(intent: CallIntent) -> tuple[int, int, int]:
+    """(prompt, completion, total) bounds for the reservation.
+
+    The context window bounds everything when the model is known: the prompt, the
+    completion, and their sum (the server refuses or stops at the window).
+    """
+    context: int | None
+    try:
+        context = get_model(intent.model).max_context
+    except KeyError:
+        # A client that was not told which gpt-oss it serves records "gpt-oss"; both sizes
+        # share one context window, so the bound is still known.
+        context = GPT_OSS_CONTEXT if intent.model == UNNAMED_GPT_OSS else None
+    if context is None and intent.max_tokens is None:
+        raise ConfigurationError(
+            f"model {intent.model!r} is not a known gpt-oss model, so its context window is "
+            "unknown: give max_tokens so the call's worst case can be reserved"
+        )
+    prompt = intent.prompt_tokens_estimate
+    completion = intent.max_tokens if intent.max_tokens is not None else context
+    assert completion is not None  # one of the two is set, checked above
+    if context is not None:
+        prompt, completion = min(prompt, context), min(completion, context)
+        return prompt, completion, min(prompt + completion, context)
+    return prompt, completion, prompt + completion
+
+
+class TrackedCall:
+    """A call in flight. ``finish`` exactly once; a call dropped without ``finish`` (its
+    process died, or the object was lost) stays a reservation until ``reconcile``."""
+
+    def __init__(self, tracker: Tracker, record: CallRecord, pricing: _Pricing) -> None:
+        self.tracker = tracker
+        self.record = record
+        self._pricing = pricing
+        self._started = time.perf_counter()
+        self._lock = threading.Lock()
+        self._finished = False
+
+    @property
+    def call_id(self) -> str:
+        return self.record.id
+
+    @property
+    def finished(self) -> bool:
+        return self._finished
+
+    def finish(
+        self,
+        usage: Usage,
+        *,
+        status: FinishStatus = "ok",
+        error_kind: str | None = None,
+        ttft_ms: float | None = None,
+        usage_source: Literal["reported", "estimated"] = "reported",
+        latency_ms: float | None = None,
+    ) -> Cost:
+        """Settle the call with what it used; return its cost (``usd`` None for SageMaker
+        until a report allocates it, and for unpriced calls)."""
+        with self._lock:
+            if self._finished:
+                raise CallAlreadyFinishedError(f"call {self.call_id} was already finished")
+            if status not in ("ok", "error", "aborted"):
+                raise ConfigurationError(f"status must be ok, error or aborted, not {status!r}")
+            if latency_ms is None:
+                latency_ms = (time.perf_counter() - self._started) * 1000.0
+            cost = self._cost(usage)
+            final = self.record.model_copy(
+                update={
+                    "ended_at": utcnow(),
+                    "prompt_tokens": usage.prompt_tokens,
+                    "completion_tokens": usage.completion_tokens,
+                    "reasoning_tokens": usage.reasoning_tokens,
+                    "usage_source": usage_source,
+                    "latency_ms": latency_ms,
+                    "ttft_ms": ttft_ms,
+                    "status": status,
+                    "error_kind": error_kind,
+                    "cost_usd": cost.usd,
+                    "price_source": cost.price_source,
+                }
+            )
+            self.tracker.ledger.settle(final)
+            self._finished = True
+            self.record = final
+        for export in self.tracker.exporters:
+            try:
+                export(final)
+            except Exception:
+                logger.exception("exporter %r failed for call %s", export, final.id)
+        if final.reasoning_tokens == 0 and final.completion_tokens and status == "ok":
+            logger.debug("call %s reported no reasoning tokens", final.id)
+        return cost
+
+    def _cost(self, usage: Usage) -> Cost:
+        if self._pricing.token_price is not None:
+            from gptoss_aws.costing.per_token import token_cost
+
+            return token_cost(usage, self._pricing.token_price)
+        for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+            if getattr(usage, name) < 0:
+                raise ConfigurationError(f"usage.{name} is negative ({getattr(usage, name)})")
+        return Cost(usd=None, basis=self._pricing.basis, price_source=self._pricing.source)
+
+    def __repr__(self) -> str:
+        state = self.record.status if self._finished else "in flight"
+        return f"<TrackedCall {self.call_id} {self.record.backend}/{self.record.model} {state}>"
