@@ -1,0 +1,245 @@
+"""Any OpenAI-compatible server: the container run locally, a vLLM server, a gateway.
+
+POST ``{base_url}/v1/chat/completions`` over httpx; streamed answers are SSE, decoded by
+the byte-level ``SSEDecoder`` from ``iter_bytes()`` (socket reads split anywhere). One
+backend object serves both clients: it opens an ``httpx.Client`` on the first sync call
+and an ``httpx.AsyncClient`` on the first async call, and shares request building and
+parsing between them.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING, Any, Self
+
+import httpx
+
+from gptoss_aws.backends.base import (
+    DEFAULT_TIMEOUT,
+    AsyncChunkStream,
+    AsyncSSEChunkStream,
+    BackendBase,
+    BackendResult,
+    ChatRequest,
+    ChunkStream,
+    SSEChunkStream,
+    Target,
+    error_for_status,
+    openai_error_details,
+    parse_openai_completion,
+    parse_retry_after,
+    short_model_name,
+)
+from gptoss_aws.errors import APIConnectionError, APITimeoutError, ConfigurationError, ModelError
+
+if TYPE_CHECKING:
+    from gptoss_aws.pricing.records import TokenPrice
+
+CONNECT_TIMEOUT = 5.0  # as openai-python
+
+
+def chat_url(base_url: str) -> str:
+    """Accept the server root or its /v1 root, with or without a trailing slash."""
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(f"base_url must start with http:// or https://, got {base_url!r}")
+    root = base_url.rstrip("/")
+    if not root.endswith("/v1"):
+        root += "/v1"
+    return root + "/chat/completions"
+
+
+class _Clients:
+    """The connection pools, shared by copies made with with_timeout()."""
+
+    def __init__(
+        self, http_client: httpx.Client | None, async_http_client: httpx.AsyncClient | None
+    ) -> None:
+        self.lock = threading.Lock()
+        self.sync = http_client
+        self.async_ = async_http_client
+        self.owns_sync = http_client is None
+        self.owns_async = async_http_client is None
+
+
+class OpenAICompatibleBackend(BackendBase):
+    name = "openai"
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        model: str | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        headers: dict[str, str] | None = None,
+        price: TokenPrice | None = None,
+    ) -> None:
+        self.base_url = base_url
+        self.price = price
+        self.url = chat_url(base_url)
+        self.model = model
+        self.timeout = timeout
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+        if api_key:
+            self.headers["Authorization"] = f"Bearer {api_key}"
+        self._clients = _Clients(http_client, async_http_client)
+
+    def with_timeout(self, timeout: float) -> Self:
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.timeout = timeout  # httpx takes the timeout per request: the pool is shared
+        return clone
+
+    def target(self) -> Target:
+        return Target(
+            backend="openai",
+            model=short_model_name(self.model),
+            model_id=self.model,
+            endpoint=self.base_url,
+            price=self.price,
+        )
+
+    async def atarget(self) -> Target:
+        return self.target()  # nothing to look up: no thread needed
+
+    # -- shared request and response handling --------------------------------------------
+
+    def _request(self, request: ChatRequest) -> dict[str, Any]:
+        return {
+            "method": "POST",
+            "url": self.url,
+            "content": json.dumps(request.openai_body(self.model)).encode(),
+            "headers": self.headers,
+            "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
+        }
+
+    def _error(self, response: httpx.Response) -> Exception:
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = response.text
+        message, _ = openai_error_details(body, response.status_code)
+        return error_for_status(
+            response.status_code,
+            message,
+            backend="openai",
+            body=body,
+            request_id=response.headers.get("x-request-id"),
+            retry_after=parse_retry_after(response.headers),
+        )
+
+    def _parse(self, response: httpx.Response) -> BackendResult:
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ModelError(
+                f"openai: the server answered with non-JSON: {response.text[:200]!r}",
+                status_code=response.status_code,
+                backend="openai",
+                body=response.text,
+            ) from exc
+        return parse_openai_completion(data, "openai")
+
+    # -- sync ------------------------------------------------------------------------------
+
+    @property
+    def http(self) -> httpx.Client:
+        with self._clients.lock:
+            if self._clients.sync is None:
+                self._clients.sync = httpx.Client()
+            return self._clients.sync
+
+    def complete(self, request: ChatRequest) -> BackendResult:
+        try:
+            response = self.http.request(**self._request(request))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise self._error(response)
+        return self._parse(response)
+
+    def open_stream(self, request: ChatRequest) -> ChunkStream:
+        try:
+            http = self.http
+            response = http.send(http.build_request(**self._request(request)), stream=True)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from exc
+        if response.status_code >= 400:
+            try:
+                response.read()
+            except httpx.HTTPError as exc:
+                raise _transport_error(exc) from exc
+            finally:
+                response.close()
+            raise self._error(response)
+        return SSEChunkStream(_sync_bytes(response), response.close, "openai")
+
+    def close(self) -> None:
+        if self._clients.owns_sync and self._clients.sync is not None:
+            self._clients.sync.close()
+            self._clients.sync = None
+
+    # -- async -----------------------------------------------------------------------------
+
+    @property
+    def ahttp(self) -> httpx.AsyncClient:
+        with self._clients.lock:
+            if self._clients.async_ is None:
+                self._clients.async_ = httpx.AsyncClient()
+            return self._clients.async_
+
+    async def acomplete(self, request: ChatRequest) -> BackendResult:
+        try:
+            response = await self.ahttp.request(**self._request(request))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise self._error(response)
+        return self._parse(response)
+
+    async def aopen_stream(self, request: ChatRequest) -> AsyncChunkStream:
+        http = self.ahttp
+        try:
+            response = await http.send(http.build_request(**self._request(request)), stream=True)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc) from exc
+        if response.status_code >= 400:
+            try:
+                await response.aread()
+            except httpx.HTTPError as exc:
+                raise _transport_error(exc) from exc
+            finally:
+                await response.aclose()
+            raise self._error(response)
+        return AsyncSSEChunkStream(_async_bytes(response), response.aclose, "openai")
+
+    async def aclose(self) -> None:
+        self.close()
+        if self._clients.owns_async and self._clients.async_ is not None:
+            await self._clients.async_.aclose()
+            self._clients.async_ = None
+
+
+def _transport_error(exc: httpx.HTTPError) -> Exception:
+    if isinstance(exc, httpx.TimeoutException):
+        return APITimeoutError(f"openai: timed out: {exc!r}", backend="openai")
+    return APIConnectionError(f"openai: connection failed: {exc!r}", backend="openai")
+
+
+def _sync_bytes(response: httpx.Response) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes()
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc) from exc
+
+
+async def _async_bytes(response: httpx.Response) -> AsyncIterator[bytes]:
+    try:
+        async for part in response.aiter_bytes():
+            yield part
+    except httpx.HTTPError as exc:
+        raise _transport_error(exc) from exc

@@ -1,0 +1,248 @@
+"""A SageMaker real-time endpoint running the gpt-oss container (vLLM's OpenAI server).
+
+The request body is the OpenAI chat-completions body; the container routes
+``/invocations`` by its shape. Non-streamed calls use InvokeEndpoint; streamed calls use
+InvokeEndpointWithResponseStream, whose PayloadPart events carry the container's SSE bytes
+cut at arbitrary places (one part may end mid-event or hold several events:
+strands-agents #4035), so they go through the byte-level ``SSEDecoder`` and nothing else.
+
+For the cost record the backend needs the instance type and the variant: they are looked
+up once, lazily, with DescribeEndpoint / DescribeEndpointConfig (and
+DescribeInferenceComponent when calling a component), unless the user declared them.
+Lacking sagemaker:Describe* permissions is not fatal: the record then has no instance
+type, and pricing decides what that means.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Self
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from gptoss_aws.backends._aws import client_config, make_session, map_aws_error, resolve_region
+from gptoss_aws.backends.base import (
+    DEFAULT_TIMEOUT,
+    BackendBase,
+    BackendResult,
+    ChatRequest,
+    ChunkStream,
+    SSEChunkStream,
+    Target,
+    parse_openai_completion,
+    short_model_name,
+)
+from gptoss_aws.errors import ConfigurationError, ModelError, NotFoundError, PermissionDeniedError
+
+if TYPE_CHECKING:
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class _Shared:
+    """State the copies made by with_timeout() share: the lazily resolved placement."""
+
+    lock: threading.Lock
+    resolved: tuple[str | None, str | None] | None = None  # (variant, instance_type)
+
+
+class SageMakerBackend(BackendBase):
+    name = "sagemaker"
+
+    def __init__(
+        self,
+        endpoint_name: str,
+        *,
+        inference_component: str | None = None,
+        region: str | None = None,
+        session: boto3.Session | None = None,
+        config: Config | None = None,
+        instance_type: str | None = None,
+        variant: str | None = None,
+        model: str | None = None,
+        custom_attributes: str | None = None,
+        runtime_client: SageMakerRuntimeClient | None = None,
+        sagemaker_client: SageMakerClient | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        if not endpoint_name:
+            raise ConfigurationError("endpoint_name is required")
+        self.endpoint_name = endpoint_name
+        self.inference_component = inference_component
+        self.session = make_session(session, region)
+        self.region = (
+            runtime_client.meta.region_name
+            if runtime_client is not None
+            else resolve_region(self.session, region, "sagemaker-runtime")
+        )
+        self.config = config
+        self.instance_type = instance_type
+        self.variant = variant
+        self.model = model
+        self.custom_attributes = custom_attributes
+        self.timeout = timeout
+        self._runtime = runtime_client
+        self._control = sagemaker_client
+        self._injected = runtime_client is not None
+        self._shared = _Shared(lock=threading.Lock())
+
+    # -- clients ------------------------------------------------------------------------
+
+    @property
+    def runtime(self) -> SageMakerRuntimeClient:
+        if self._runtime is None:
+            self._runtime = self.session.client(
+                "sagemaker-runtime",
+                region_name=self.region,
+                config=client_config(self.timeout, self.config),
+            )
+        return self._runtime
+
+    @property
+    def control(self) -> SageMakerClient:
+        if self._control is None:
+            self._control = self.session.client(
+                "sagemaker", region_name=self.region, config=client_config(60.0, self.config)
+            )
+        return self._control
+
+    def with_timeout(self, timeout: float) -> Self:
+        clone = type(self).__new__(type(self))
+        clone.__dict__.update(self.__dict__)
+        clone.timeout = timeout
+        if not self._injected:
+            clone._runtime = None  # rebuilt with the new read timeout
+        return clone
+
+    # -- placement, for the cost record ---------------------------------------------------
+
+    def target(self) -> Target:
+        variant, instance_type = self._placement()
+        return Target(
+            backend="sagemaker",
+            model=short_model_name(self.model),
+            model_id=self.model,
+            endpoint=self.endpoint_name,
+            variant=variant,
+            inference_component=self.inference_component,
+            instance_type=instance_type,
+            region=self.region,
+        )
+
+    def _placement(self) -> tuple[str | None, str | None]:
+        if self.instance_type is not None and (
+            self.variant is not None or self.inference_component is None
+        ):
+            return self.variant, self.instance_type
+        with self._shared.lock:
+            if self._shared.resolved is None:
+                try:
+                    self._shared.resolved = self._describe()
+                except PermissionDeniedError as exc:
+                    log.warning(
+                        "cannot describe endpoint %s (%s); pass instance_type= to price its calls",
+                        self.endpoint_name,
+                        exc,
+                    )
+                    self._shared.resolved = (self.variant, self.instance_type)
+            variant, instance_type = self._shared.resolved
+        return self.variant or variant, self.instance_type or instance_type
+
+    def _describe(self) -> tuple[str | None, str | None]:
+        try:
+            variant = self.variant
+            if self.inference_component and variant is None:
+                component = self.control.describe_inference_component(
+                    InferenceComponentName=self.inference_component
+                )
+                variant = component.get("VariantName")
+            endpoint = self.control.describe_endpoint(EndpointName=self.endpoint_name)
+            config = self.control.describe_endpoint_config(
+                EndpointConfigName=endpoint["EndpointConfigName"]
+            )
+        except ClientError as exc:
+            mapped = map_aws_error(exc, "sagemaker")
+            if isinstance(mapped, NotFoundError):
+                raise NotFoundError(
+                    f"sagemaker: no endpoint {self.endpoint_name!r}"
+                    + (
+                        f" / inference component {self.inference_component!r}"
+                        if self.inference_component
+                        else ""
+                    )
+                    + f" in {self.region}: {mapped.message}",
+                    backend="sagemaker",
+                    body=mapped.body,
+                ) from exc
+            raise mapped from exc
+        variants = config.get("ProductionVariants", [])
+        if variant is None and len(variants) == 1:
+            variant = variants[0].get("VariantName")
+        types = {v.get("InstanceType") for v in variants if variant in (None, v.get("VariantName"))}
+        instance_type = types.pop() if len(types) == 1 else None
+        return variant, instance_type
+
+    # -- calls ----------------------------------------------------------------------------
+
+    def _invoke_args(self, request: ChatRequest, accept: str) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "EndpointName": self.endpoint_name,
+            "Body": json.dumps(request.openai_body(self.model)).encode(),
+            "ContentType": "application/json",
+            "Accept": accept,
+        }
+        if self.inference_component:
+            args["InferenceComponentName"] = self.inference_component
+        elif self.variant:
+            args["TargetVariant"] = self.variant
+        if self.custom_attributes:
+            args["CustomAttributes"] = self.custom_attributes
+        return args
+
+    def complete(self, request: ChatRequest) -> BackendResult:
+        try:
+            response = self.runtime.invoke_endpoint(
+                **self._invoke_args(request, "application/json")
+            )
+            raw = response["Body"].read()
+        except Exception as exc:
+            raise map_aws_error(exc, "sagemaker") from exc
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ModelError(
+                f"sagemaker: the endpoint answered with non-JSON: {raw[:200]!r}",
+                backend="sagemaker",
+                body=raw,
+            ) from exc
+        return parse_openai_completion(data, "sagemaker")
+
+    def open_stream(self, request: ChatRequest) -> ChunkStream:
+        try:
+            response = self.runtime.invoke_endpoint_with_response_stream(
+                **self._invoke_args(request, "text/event-stream")
+            )
+        except Exception as exc:
+            raise map_aws_error(exc, "sagemaker") from exc
+        events = response["Body"]
+        return SSEChunkStream(_payload_bytes(events), events.close, "sagemaker")
+
+
+def _payload_bytes(events: Any) -> Iterator[bytes]:
+    """The bytes of each PayloadPart; stream errors mapped onto ours."""
+    try:
+        for event in events:
+            part = event.get("PayloadPart")
+            if part is not None:
+                yield part.get("Bytes", b"")
+    except Exception as exc:
+        raise map_aws_error(exc, "sagemaker") from exc

@@ -1,0 +1,293 @@
+"""``GptOss`` and ``AsyncGptOss``: one client surface for SageMaker, Bedrock and any
+OpenAI-compatible server, shaped like openai-python's.
+
+    client = GptOss.bedrock("gpt-oss-120b", tags={"team": "search"})
+    answer = client.chat.completions.create(messages=[{"role": "user", "content": "Hi"}])
+    print(answer.choices[0].message.content, answer.usage, answer.cost)
+
+``with_options(max_retries=..., timeout=...)`` returns a copy for one call or a few,
+sharing the connections. Both clients share the backends, request building, parsing,
+retry policy and the accounting; only the I/O differs (boto3 calls run in a worker thread
+for the async client, as boto3 is synchronous; the OpenAI-compatible backend uses
+httpx.AsyncClient).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+import boto3
+import httpx
+from botocore.config import Config
+
+from gptoss_aws.backends.base import DEFAULT_TIMEOUT, BackendBase
+from gptoss_aws.backends.bedrock import BedrockBackend
+from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
+from gptoss_aws.backends.sagemaker import SageMakerBackend
+from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.resources import AsyncChat, Chat, TrackerLike, merge_tags
+from gptoss_aws.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    from mypy_boto3_bedrock import BedrockClient
+    from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
+    from mypy_boto3_sagemaker import SageMakerClient
+    from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+
+    from gptoss_aws.pricing.records import TokenPrice
+
+
+class _ClientBase:
+    def __init__(
+        self,
+        backend: BackendBase,
+        *,
+        tracker: TrackerLike | None = None,
+        tags: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        if timeout is not None and timeout != backend.timeout:
+            backend = backend.with_timeout(timeout)
+        if not backend.timeout > 0:
+            raise ConfigurationError(f"timeout must be positive seconds, got {backend.timeout!r}")
+        policy = retry_policy or RetryPolicy()
+        if max_retries is not None:
+            if max_retries < 0:
+                raise ConfigurationError(f"max_retries must be >= 0, got {max_retries}")
+            policy = policy.with_max_retries(max_retries)
+        self.backend = backend
+        self.tracker = tracker
+        self.tags: dict[str, str] = merge_tags({}, tags)
+        self.retry_policy = policy
+
+    @property
+    def max_retries(self) -> int:
+        return self.retry_policy.max_retries
+
+    @property
+    def timeout(self) -> float:
+        return self.backend.timeout
+
+    # -- constructors, one per backend --------------------------------------------------
+
+    @classmethod
+    def sagemaker(
+        cls,
+        endpoint_name: str,
+        inference_component: str | None = None,
+        region: str | None = None,
+        session: boto3.Session | None = None,
+        config: Config | None = None,
+        *,
+        instance_type: str | None = None,
+        variant: str | None = None,
+        model: str | None = None,
+        custom_attributes: str | None = None,
+        runtime_client: SageMakerRuntimeClient | None = None,
+        sagemaker_client: SageMakerClient | None = None,
+        tracker: TrackerLike | None = None,
+        tags: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Self:
+        """A SageMaker real-time endpoint (optionally one inference component on it).
+
+        ``instance_type`` / ``variant`` declare the placement for the cost record;
+        otherwise it is looked up once with DescribeEndpoint(Config). ``model`` names the
+        model served (sent as the body's ``model``, and recorded)."""
+        backend = SageMakerBackend(
+            endpoint_name,
+            inference_component=inference_component,
+            region=region,
+            session=session,
+            config=config,
+            instance_type=instance_type,
+            variant=variant,
+            model=model,
+            custom_attributes=custom_attributes,
+            runtime_client=runtime_client,
+            sagemaker_client=sagemaker_client,
+            timeout=timeout,
+        )
+        return cls(
+            backend,
+            tracker=tracker,
+            tags=tags,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+        )
+
+    @classmethod
+    def bedrock(
+        cls,
+        model: str = "gpt-oss-120b",
+        region: str | None = None,
+        session: boto3.Session | None = None,
+        config: Config | None = None,
+        *,
+        runtime_client: BedrockRuntimeClient | None = None,
+        bedrock_client: BedrockClient | None = None,
+        tracker: TrackerLike | None = None,
+        tags: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Self:
+        """gpt-oss on Bedrock: ``gpt-oss-120b``, ``openai.gpt-oss-20b-1:0``, or an
+        application inference profile ARN (its model is looked up for pricing)."""
+        backend = BedrockBackend(
+            model,
+            region=region,
+            session=session,
+            config=config,
+            runtime_client=runtime_client,
+            bedrock_client=bedrock_client,
+            timeout=timeout,
+        )
+        return cls(
+            backend,
+            tracker=tracker,
+            tags=tags,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+        )
+
+    @classmethod
+    def openai_compatible(
+        cls,
+        base_url: str,
+        api_key: str | None = None,
+        model: str | None = None,
+        *,
+        headers: dict[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        price: TokenPrice | None = None,
+        tracker: TrackerLike | None = None,
+        tags: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Self:
+        """Any OpenAI-compatible server, e.g. the container at ``http://127.0.0.1:8080``.
+        ``price`` (per token) lets the tracker cost its calls; without it they are
+        unpriced."""
+        backend = OpenAICompatibleBackend(
+            base_url,
+            api_key=api_key,
+            model=model,
+            timeout=timeout,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            headers=headers,
+            price=price,
+        )
+        return cls(
+            backend,
+            tracker=tracker,
+            tags=tags,
+            max_retries=max_retries,
+            retry_policy=retry_policy,
+        )
+
+    def with_options(
+        self,
+        *,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        tags: Mapping[str, str] | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Self:
+        """A copy with other retry, timeout or default-tag settings; connections shared.
+        ``tags`` are merged over this client's."""
+        policy = retry_policy or self.retry_policy
+        return type(self)(
+            self.backend,
+            tracker=self.tracker,
+            tags={**self.tags, **(tags or {})},
+            max_retries=max_retries if max_retries is not None else policy.max_retries,
+            timeout=timeout,
+            retry_policy=policy,
+        )
+
+
+class GptOss(_ClientBase):
+    """The synchronous client."""
+
+    def __init__(
+        self,
+        backend: BackendBase,
+        *,
+        tracker: TrackerLike | None = None,
+        tags: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(
+            backend,
+            tracker=tracker,
+            tags=tags,
+            max_retries=max_retries,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        self.chat = Chat(self)
+
+    def close(self) -> None:
+        """Close the HTTP connections this client opened (shared with its copies)."""
+        self.backend.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+
+class AsyncGptOss(_ClientBase):
+    """The asynchronous client: same surface, ``await`` the calls, ``async for`` streams."""
+
+    def __init__(
+        self,
+        backend: BackendBase,
+        *,
+        tracker: TrackerLike | None = None,
+        tags: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> None:
+        super().__init__(
+            backend,
+            tracker=tracker,
+            tags=tags,
+            max_retries=max_retries,
+            timeout=timeout,
+            retry_policy=retry_policy,
+        )
+        self.chat = AsyncChat(self)
+
+    async def close(self) -> None:
+        await self.backend.aclose()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
