@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 import boto3
 import httpx
@@ -39,12 +39,28 @@ if TYPE_CHECKING:
     from gptoss_aws.pricing.records import TokenPrice
 
 
+def _resolve_tracker(
+    tracker: TrackerLike | Literal["auto"] | None, backend: BackendBase
+) -> TrackerLike | None:
+    """``"auto"`` (the default): every SageMaker and Bedrock call goes to the default ledger
+    with the bundled prices, so ``cost`` is filled in without setup. An OpenAI-compatible
+    server has no AWS price to look up: it is tracked only when given a per-token ``price``
+    (or an explicit tracker). ``None`` turns tracking off."""
+    if tracker != "auto":
+        return tracker
+    if isinstance(backend, OpenAICompatibleBackend) and backend.price is None:
+        return None
+    from gptoss_aws.tracking import AutoTracker
+
+    return AutoTracker()
+
+
 class _ClientBase:
     def __init__(
         self,
         backend: BackendBase,
         *,
-        tracker: TrackerLike | None = None,
+        tracker: TrackerLike | Literal["auto"] | None = "auto",
         tags: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         timeout: float | None = None,
@@ -60,7 +76,7 @@ class _ClientBase:
                 raise ConfigurationError(f"max_retries must be >= 0, got {max_retries}")
             policy = policy.with_max_retries(max_retries)
         self.backend = backend
-        self.tracker = tracker
+        self.tracker = _resolve_tracker(tracker, backend)
         self.tags: dict[str, str] = merge_tags({}, tags)
         self.retry_policy = policy
 
@@ -89,7 +105,7 @@ class _ClientBase:
         custom_attributes: str | None = None,
         runtime_client: SageMakerRuntimeClient | None = None,
         sagemaker_client: SageMakerClient | None = None,
-        tracker: TrackerLike | None = None,
+        tracker: TrackerLike | Literal["auto"] | None = "auto",
         tags: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -132,7 +148,7 @@ class _ClientBase:
         *,
         runtime_client: BedrockRuntimeClient | None = None,
         bedrock_client: BedrockClient | None = None,
-        tracker: TrackerLike | None = None,
+        tracker: TrackerLike | Literal["auto"] | None = "auto",
         tags: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -168,7 +184,7 @@ class _ClientBase:
         http_client: httpx.Client | None = None,
         async_http_client: httpx.AsyncClient | None = None,
         price: TokenPrice | None = None,
-        tracker: TrackerLike | None = None,
+        tracker: TrackerLike | Literal["auto"] | None = "auto",
         tags: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
@@ -223,7 +239,7 @@ class GptOss(_ClientBase):
         self,
         backend: BackendBase,
         *,
-        tracker: TrackerLike | None = None,
+        tracker: TrackerLike | Literal["auto"] | None = "auto",
         tags: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         timeout: float | None = None,
@@ -262,7 +278,7 @@ class AsyncGptOss(_ClientBase):
         self,
         backend: BackendBase,
         *,
-        tracker: TrackerLike | None = None,
+        tracker: TrackerLike | Literal["auto"] | None = "auto",
         tags: Mapping[str, str] | None = None,
         max_retries: int | None = None,
         timeout: float | None = None,

@@ -434,3 +434,30 @@ class TrackedCall:
     def __repr__(self) -> str:
         state = self.record.status if self._finished else "in flight"
         return f"<TrackedCall {self.call_id} {self.record.backend}/{self.record.model} {state}>"
+
+
+_DEFAULT_TRACKERS: dict[tuple[str | None, str | None], Tracker] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_tracker() -> Tracker:
+    """The tracker clients use unless told otherwise: the default ledger (``$GPTOSS_AWS_LEDGER``
+    or ``ledger.sqlite3`` in the data directory) and the bundled price book with the user's
+    refreshed cache. One per ledger location per process, so threads share its lock."""
+    key = (os.environ.get("GPTOSS_AWS_LEDGER"), os.environ.get("GPTOSS_AWS_HOME"))
+    with _DEFAULT_LOCK:
+        tracker = _DEFAULT_TRACKERS.get(key)
+        if tracker is None:
+            tracker = _DEFAULT_TRACKERS[key] = Tracker()
+        return tracker
+
+
+class AutoTracker:
+    """Stands in for ``default_tracker()`` until the first call, so creating a client opens
+    no database and reads no price file."""
+
+    def begin(self, intent: CallIntent) -> TrackedCall:
+        return default_tracker().begin(intent)
+
+    def __repr__(self) -> str:
+        return "AutoTracker(default ledger and price book)"
