@@ -12,7 +12,7 @@ from typing import Any
 
 from gptoss_aws.costing.advisor import advise
 from gptoss_aws.costing.capacity import InstanceTimeline, timelines_from_endpoint
-from gptoss_aws.errors import GptOssError
+from gptoss_aws.errors import ConfigurationError, GptOssError
 from gptoss_aws.pricing.catalog import PriceBook
 from gptoss_aws.types import CallRecord
 
@@ -23,12 +23,13 @@ TimelineLoader = Callable[[argparse.Namespace, datetime, datetime], list[Instanc
 
 
 def _moment(text: str) -> datetime:
-    """ISO date or datetime; no zone means UTC."""
+    """The same forms as `costs --since`: 7d, 24h, a date or an ISO time (UTC if naive)."""
+    from gptoss_aws.cli_commands.costs import parse_when
+
     try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or datetime") from None
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+        return parse_when(text)
+    except ConfigurationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive(text: str) -> Decimal:
@@ -51,7 +52,12 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
             "cheaper."
         ),
     )
-    parser.add_argument("--since", type=_moment, required=True, help="window start (ISO, UTC)")
+    parser.add_argument(
+        "--since",
+        type=_moment,
+        required=True,
+        help="window start: 30d, 24h, 2026-11-01 or an ISO time (UTC)",
+    )
     parser.add_argument("--until", type=_moment, help="window end (ISO, UTC; default: now)")
     parser.add_argument("--bedrock-region", required=True, help="price Bedrock in this region")
     parser.add_argument("--model", help="model to advise on (default: the only one in the window)")
