@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # vLLM on CPU: one process, loopback only (see docs/testing.md).
 export VLLM_HOST_IP := 127.0.0.1
 
-.PHONY: help test lint typecheck test-sdk test-container serve-local envs lock-dev lock-engine lock-cdk clean
+.PHONY: help test lint typecheck test-sdk test-container test-e2e serve-local envs lock-dev lock-engine lock-cdk clean
 
 help:
 	@echo "make test         every check and test (what CI runs)"
@@ -50,6 +50,7 @@ lint: envs
 
 typecheck: envs
 	$(DEV)/bin/mypy --config-file pyproject.toml sdk/src tests/sdk
+	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e
 	$(ENGINE)/bin/mypy --config-file pyproject.toml inference_container/src tests/container
 
 test-sdk: $(DEV)/.installed
@@ -58,7 +59,12 @@ test-sdk: $(DEV)/.installed
 test-container: $(ENGINE)/.installed
 	TINY_CACHE=$(abspath $(TINY_CACHE)) $(ENGINE)/bin/pytest tests/container
 
-test: lint typecheck test-sdk test-container
+# The whole path: SDK -> boto3 -> SageMaker runtime stand-in -> container -> vLLM on CPU.
+test-e2e: $(DEV)/.installed $(ENGINE)/.installed
+	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
+	$(DEV)/bin/pytest tests/e2e
+
+test: lint typecheck test-sdk test-container test-e2e
 
 serve-local: $(ENGINE)/.installed
 	$(ENGINE)/bin/python -m gptoss_tiny build --kind chat --out $(TINY_CACHE)/chat --if-missing
@@ -88,3 +94,28 @@ lock-engine:
 
 clean:
 	rm -rf $(DEV) $(ENGINE) $(CDK) node_modules cdk.out .cache .pytest_cache .mypy_cache .ruff_cache
+
+# --- infrastructure: the CDK app (infra/, issue 4) -------------------------------------
+# jsii prints a banner on Node 20 unless its major version is listed here (the value is a
+# comma-separated list of Node major versions, not a boolean).
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+CDK_ENV ?= dev
+
+.PHONY: synth deploy test-infra
+
+# Every stack of infra/environments/$(CDK_ENV).json, offline (no account, no lookups), then
+# the summary: stacks, resources, security findings, monthly cost. The summary also runs
+# when cdk-nag fails the synthesis, so the findings are listed.
+synth: $(CDK)/.installed node_modules/.installed
+	rm -rf cdk.out
+	status=0; npx cdk synth --no-lookups --no-notices --quiet -c env=$(CDK_ENV) || status=$$?; \
+	if [ -f cdk.out/manifest.json ]; then $(CDK)/bin/python -m gptoss_infra.summary cdk.out || true; fi; \
+	exit $$status
+
+# Needs AWS credentials, a bootstrapped account/region (`npx cdk bootstrap`) and a Docker
+# engine (the inference image is built and pushed as a CDK asset). See docs/infrastructure.md.
+deploy: $(CDK)/.installed node_modules/.installed
+	npx cdk deploy --all -c env=$(CDK_ENV)
+
+test-infra: $(CDK)/.installed
+	$(CDK)/bin/pytest tests/infra

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import json
 import re
-import struct
 import threading
 import time
-import zlib
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from botocore.eventstream import EventStreamBuffer
+
+from gptoss_aws.local.eventstream import exception_event, payload_part
 
 # ---- recorded responses -------------------------------------------------------------------
 
@@ -218,47 +218,6 @@ def sse_bytes(chunks: list[dict[str, Any]], *, done: bool = True) -> bytes:
 
 def split_every(data: bytes, size: int) -> list[bytes]:
     return [data[i : i + size] for i in range(0, len(data), size)]
-
-
-# ---- AWS event-stream framing ---------------------------------------------------------------
-
-
-def _header(name: str, value: str) -> bytes:
-    raw_name, raw_value = name.encode(), value.encode()
-    # type 7 = string; 1-byte name length, 2-byte value length (big endian)
-    return (
-        bytes([len(raw_name)]) + raw_name + b"\x07" + struct.pack(">H", len(raw_value)) + raw_value
-    )
-
-
-def frame(headers: dict[str, str], payload: bytes) -> bytes:
-    """One event-stream message: prelude (lengths + CRC), headers, payload, message CRC."""
-    raw_headers = b"".join(_header(k, v) for k, v in headers.items())
-    prelude = struct.pack(">II", 12 + len(raw_headers) + len(payload) + 4, len(raw_headers))
-    message = prelude + struct.pack(">I", zlib.crc32(prelude)) + raw_headers + payload
-    return message + struct.pack(">I", zlib.crc32(message))
-
-
-def payload_part(data: bytes) -> bytes:
-    return frame(
-        {
-            ":event-type": "PayloadPart",
-            ":content-type": "application/octet-stream",
-            ":message-type": "event",
-        },
-        data,
-    )
-
-
-def exception_event(kind: str, body: dict[str, Any]) -> bytes:
-    return frame(
-        {
-            ":exception-type": kind,
-            ":content-type": "application/json",
-            ":message-type": "exception",
-        },
-        json.dumps(body).encode(),
-    )
 
 
 # ---- the replay server ------------------------------------------------------------------------

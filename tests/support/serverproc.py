@@ -69,11 +69,14 @@ class Server:
         return int(self.proc.returncode)
 
 
-def start_server(env: dict[str, str], log_path: Path, port: int) -> Server:
+def start_server(
+    env: dict[str, str], log_path: Path, port: int, python: str = sys.executable
+) -> Server:
+    """Start ``python -m gptoss_container serve``; ``python`` is the engine environment's."""
     log = log_path.open("wb")
     t0 = time.monotonic()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "gptoss_container", "serve"],
+        [python, "-m", "gptoss_container", "serve"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -1,0 +1,109 @@
+"""The whole path on one machine: the SDK's SageMaker backend -> boto3 -> a stand-in for the
+SageMaker runtime service -> our container's entrypoint -> the real vLLM engine on CPU.
+
+Runs in the SDK environment; the container runs in the engine environment, found through
+GPTOSS_ENGINE_PYTHON (make test sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import boto3
+import pytest
+from serverproc import Server, cpu_env, free_port, start_server
+
+from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
+
+REPO = Path(__file__).resolve().parents[2]
+CHAT_ENDPOINT = "gptoss-chat"
+TOOL_ENDPOINT = "gptoss-tool"
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """boto3 signs requests even to the stand-in; nothing here can reach AWS."""
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "GPTOSS_AWS_HOME": str(tmp_path / "gptoss-aws"),
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+@pytest.fixture(scope="session")
+def engine_python() -> str:
+    python = os.environ.get("GPTOSS_ENGINE_PYTHON") or str(REPO / ".venv-engine/bin/python")
+    if not Path(python).exists():
+        pytest.fail(f"no engine environment at {python}: run `make test` (it builds .venv-engine)")
+    return python
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shared = os.environ.get("TINY_CACHE")
+    return Path(shared) if shared else tmp_path_factory.mktemp("tiny-models")
+
+
+def _model(engine_python: str, cache: Path, kind: str) -> Path:
+    out = cache / kind
+    subprocess.run(
+        [
+            engine_python,
+            "-m",
+            "gptoss_tiny",
+            "build",
+            "--kind",
+            kind,
+            "--out",
+            str(out),
+            "--if-missing",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return out
+
+
+@pytest.fixture(scope="session")
+def containers(
+    engine_python: str, tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Server]]:
+    """The chat and the tool model, each served by the container's entrypoint."""
+    logs = tmp_path_factory.mktemp("container-logs")
+
+    def serve(kind: str) -> Server:
+        model = _model(engine_python, tiny_cache, kind)
+        port = free_port()
+        env = cpu_env(model, port)
+        env["GPTOSS_SERVED_MODEL_NAME"] = "gpt-oss-20b"
+        return start_server(env, logs / f"{kind}.log", port, python=engine_python)
+
+    with ThreadPoolExecutor(2) as pool:
+        chat, tool = pool.map(serve, ["chat", "tool"])
+    try:
+        yield {CHAT_ENDPOINT: chat, TOOL_ENDPOINT: tool}
+    finally:
+        chat.stop()
+        tool.stop()
+
+
+@pytest.fixture(scope="session")
+def standin(containers: dict[str, Server]) -> Iterator[SageMakerRuntimeStandIn]:
+    endpoints = {name: server.url for name, server in containers.items()}
+    with SageMakerRuntimeStandIn(endpoints, seed=7, max_part=48) as running:
+        yield running
+
+
+@pytest.fixture
+def runtime(standin: SageMakerRuntimeStandIn) -> object:
+    return boto3.client("sagemaker-runtime", region_name="us-east-1", endpoint_url=standin.url)
