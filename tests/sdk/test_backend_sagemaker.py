@@ -23,7 +23,6 @@ from test_backend_vllm_replay import (
     ReplayServer,
     Reply,
     chat_stream_chunks,
-    exception_event,
     split_every,
     sse_bytes,
 )
@@ -41,6 +40,7 @@ from gptoss_aws.errors import (
     PermissionDeniedError,
     ThrottledError,
 )
+from gptoss_aws.local.eventstream import exception_event
 from gptoss_aws.streaming.accumulate import ChunkAccumulator
 
 ENDPOINT = "gpt-oss-ep"
