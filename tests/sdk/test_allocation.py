@@ -70,9 +70,9 @@ def one_instance(endpoint: str = "ep", itype: str = "ml.p5.4xlarge") -> Instance
 
 def test_an_idle_hour_is_one_idle_line_for_the_full_hourly_price() -> None:
     result = allocate(T0, T0 + HOUR, one_instance(), lookup, [])
-    assert result.window_usd == Decimal("7.91")
+    assert result.window_usd == Decimal("7.912")
     (line,) = result.lines
-    assert (line.kind, line.usd, line.exact_usd) == ("idle", Decimal("7.91"), Decimal("7.912"))
+    assert (line.kind, line.usd, line.exact_usd) == ("idle", Decimal("7.912"), Decimal("7.912"))
 
 
 def test_calls_share_the_window_by_tokens_and_idle_is_zero_by_default() -> None:
@@ -84,9 +84,9 @@ def test_calls_share_the_window_by_tokens_and_idle_is_zero_by_default() -> None:
     a, b, idle = result.lines
     # 300 and 900 tokens: a quarter and three quarters of $7.912.
     assert (a.exact_usd, b.exact_usd) == (Decimal("1.978"), Decimal("5.934"))
-    assert (a.usd, b.usd, idle.usd) == (Decimal("1.98"), Decimal("5.93"), Decimal("0.00"))
+    assert (a.usd, b.usd, idle.usd) == (Decimal("1.978"), Decimal("5.934"), Decimal("0"))
     assert a.tags == {"team": "a"}
-    assert a.usd + b.usd + idle.usd == result.window_usd == Decimal("7.91")
+    assert a.usd + b.usd + idle.usd == result.window_usd == Decimal("7.912")
 
 
 def test_the_weight_can_be_output_tokens_or_latency() -> None:
@@ -96,17 +96,17 @@ def test_the_weight_can_be_output_tokens_or_latency() -> None:
     ]
     by_output = allocate(T0, T0 + HOUR, one_instance(), lookup, calls, "output_tokens")
     assert [line.weight for line in by_output.lines[:2]] == [Decimal(100), Decimal(300)]
-    assert by_output.lines[1].usd == Decimal("5.93")
+    assert by_output.lines[1].usd == Decimal("5.934")
     by_latency = allocate(T0, T0 + HOUR, one_instance(), lookup, calls, "latency")
-    assert by_latency.lines[0].usd == Decimal("5.93")
+    assert by_latency.lines[0].usd == Decimal("5.934")
 
 
 def test_calls_with_no_weight_leave_the_window_to_the_idle_line() -> None:
     calls = [call(T0, prompt=0, completion=0), call(T0, latency_ms=None)]
     result = allocate(T0, T0 + HOUR, one_instance(), lookup, calls[:1], "tokens")
-    assert [line.usd for line in result.lines] == [Decimal("0.00"), Decimal("7.91")]
+    assert [line.usd for line in result.lines] == [Decimal("0"), Decimal("7.912")]
     by_latency = allocate(T0, T0 + HOUR, one_instance(), lookup, calls[1:], "latency")
-    assert by_latency.idle_usd == Decimal("7.91")
+    assert by_latency.idle_usd == Decimal("7.912")
 
 
 def test_calls_outside_the_window_and_other_backends_are_left_out() -> None:
@@ -127,7 +127,7 @@ def test_idle_can_mean_time_with_no_call_in_flight() -> None:
     busy, idle = result.lines
     assert busy.exact_usd == Decimal("0.07912")
     assert idle.exact_usd == Decimal("7.83288")
-    assert (busy.usd, idle.usd) == (Decimal("0.08"), Decimal("7.83"))
+    assert (busy.usd, idle.usd) == (Decimal("0.07912"), Decimal("7.83288"))
     # LiteLLM's $/second x latency would say the same 0.08 and then forget the $7.83.
 
 
@@ -150,7 +150,7 @@ def test_instance_count_and_segments_change_the_window_cost() -> None:
     }
     expected = Decimal("7.912") * Decimal("1.5") + Decimal("0.7364") / 6
     assert window.exact_usd == expected
-    assert window.usd == expected.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert window.usd == expected.quantize(Decimal("0.000001"), rounding=ROUND_HALF_UP)
     assert "ml.g4dn.xlarge: test ml.g4dn.xlarge" in window.price_source
 
 
@@ -170,9 +170,9 @@ def test_several_endpoints_are_allocated_separately_and_unknown_ones_reported() 
         T0, T0 + HOUR, [one_instance("a"), one_instance("b", "ml.m5.xlarge")], lookup, calls
     )
     by_endpoint = {e.endpoint: e.usd for e in result.endpoints}
-    assert by_endpoint == {"a": Decimal("7.91"), "b": Decimal("0.23")}
+    assert by_endpoint == {"a": Decimal("7.912"), "b": Decimal("0.23")}
     lines = {(line.endpoint, line.kind): line.usd for line in result.lines}
-    assert lines[("a", "call")] == Decimal("7.91")
+    assert lines[("a", "call")] == Decimal("7.912")
     assert lines[("b", "call")] == Decimal("0.23")
     assert result.unmatched_call_ids == (calls[2].id,)
 
@@ -206,12 +206,12 @@ def test_rows_for_reports_and_a_calls_cost() -> None:
     result = allocate(T0, T0 + HOUR, one_instance(), lookup, calls)
     rows = allocation_rows(result)
     assert [(r["kind"], r["call_id"], r["usd"], r["tags"]) for r in rows] == [
-        ("call", calls[0].id, Decimal("7.91"), {"feature": "search"}),
-        ("idle", None, Decimal("0.00"), {}),
+        ("call", calls[0].id, Decimal("7.912"), {"feature": "search"}),
+        ("idle", None, Decimal("0"), {}),
     ]
     assert {"endpoint", "window_start", "window_end"} <= rows[0].keys()
     cost = result.cost_of(calls[0].id)
-    assert (cost.usd, cost.basis) == (Decimal("7.91"), "instance_hours")
+    assert (cost.usd, cost.basis) == (Decimal("7.912"), "instance_hours")
     with pytest.raises(KeyError):
         result.cost_of("nope")
 
@@ -245,12 +245,14 @@ def test_bad_windows_and_weights_are_refused() -> None:
 
 def test_largest_remainder_gives_the_missing_cents_to_the_largest_remainders() -> None:
     thirds = [Decimal(1) / 3] * 3
-    assert largest_remainder(thirds, Decimal("1.00")) == [
+    assert largest_remainder(thirds, Decimal("1.00"), Decimal("0.01")) == [
         Decimal("0.34"),
         Decimal("0.33"),
         Decimal("0.33"),
     ]
-    assert largest_remainder([Decimal("0.004"), Decimal("0.006"), Decimal(0)], Decimal("0.01")) == [
+    assert largest_remainder(
+        [Decimal("0.004"), Decimal("0.006"), Decimal(0)], Decimal("0.01"), Decimal("0.01")
+    ) == [
         Decimal("0.00"),
         Decimal("0.01"),
         Decimal("0.00"),
@@ -324,7 +326,7 @@ def test_allocations_plus_idle_equal_the_window_cost_to_the_cent(
     ]
     result = allocate(start, end, timelines, lookup, calls, weight, idle_basis=idle_basis)  # type: ignore[arg-type]
 
-    cent = Decimal("0.01")
+    cent = Decimal("0.000001")  # the allocation quantum: finer than a cent
     for window, segs in zip(result.endpoints, (segs_a, segs_b), strict=True):
         exact = _exact_window_cost(segs)
         assert window.exact_usd == exact

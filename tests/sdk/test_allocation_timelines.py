@@ -107,7 +107,7 @@ def test_counts_follow_the_traffic_metrics_and_carry_forward_when_idle(
     result = allocate(t0, t0 + timedelta(hours=1), timeline, book.instance_price, [])
     # (30 x 2 + 20 x 3 + 10 x 1) instance-minutes = 130 -> 130/60 h x $0.736
     assert result.endpoints[0].exact_usd == Decimal(130) * Decimal("0.736") / 60
-    assert result.window_usd == Decimal("1.59")
+    assert result.window_usd == Decimal("1.594667")
 
 
 def test_no_traffic_means_the_current_count_for_the_whole_window(aws: tuple[Any, Any]) -> None:
@@ -168,7 +168,7 @@ def test_one_timeline_per_variant_and_calls_allocated_to_theirs(aws: tuple[Any, 
     book = PriceBook.load(overrides=G4DN)
     result = allocate(t0, t0 + timedelta(hours=1), timelines, book.instance_price, calls)
     canary = [ln for ln in result.lines if ln.variant == "canary"]
-    assert [(ln.kind, ln.usd) for ln in canary] == [("call", Decimal("0.74")), ("idle", 0)]
+    assert [(ln.kind, ln.usd) for ln in canary] == [("call", Decimal("0.736")), ("idle", 0)]
     only = timelines_from_endpoint(
         "ep",
         t0,

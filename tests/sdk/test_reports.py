@@ -146,10 +146,10 @@ def test_sagemaker_calls_share_the_endpoint_cost_with_an_idle_line() -> None:
     assert calls.cost_usd is not None
     assert idle.cost_usd is not None
     # Busy 2 of 120 minutes: 1/60 of the cost goes to the calls, the rest is idle.
-    assert calls.cost_usd == Decimal("0.26")
-    # Two hours of one ml.p5.4xlarge at 7.912/h, to the cent, calls + idle.
-    assert calls.cost_usd + idle.cost_usd == Decimal("15.82")
-    assert report.total.cost_usd == Decimal("15.82")
+    assert calls.cost_usd == Decimal("0.263733")
+    # Two hours of one ml.p5.4xlarge at 7.912/h, exactly, calls + idle.
+    assert calls.cost_usd + idle.cost_usd == Decimal("15.824")
+    assert report.total.cost_usd == Decimal("15.824")
     assert any(n.startswith("SageMaker ep: $15.82") for n in report.notes)
 
 

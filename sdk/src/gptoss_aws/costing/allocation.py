@@ -41,6 +41,10 @@ IdleBasis = Literal["unattributed", "no_call_in_flight"]
 # (instance_type, region) -> price; PriceBook.instance_price fits.
 InstancePriceLookup = Callable[[str, str], InstancePrice]
 
+# Shares are rounded to a millionth of a dollar, not to the cent: a call on a busy
+# endpoint costs a fraction of a cent, and rounding each to whole cents would show most calls
+# as $0.00. Allocations plus idle still add up exactly (to the micro-dollar, so to the cent).
+QUANTUM = Decimal("0.000001")
 CENT = Decimal("0.01")
 SECONDS_PER_HOUR = Decimal(3600)
 
@@ -109,19 +113,21 @@ class Allocation:
         raise KeyError(f"call {call_id} is not in this allocation")
 
 
-def largest_remainder(amounts: Sequence[Decimal], total: Decimal) -> list[Decimal]:
-    """Round ``amounts`` to cents so they sum to ``total`` (a whole number of cents).
+def largest_remainder(
+    amounts: Sequence[Decimal], total: Decimal, quantum: Decimal = QUANTUM
+) -> list[Decimal]:
+    """Round ``amounts`` to ``quantum`` so they sum to ``total`` (a whole number of quanta).
 
-    Each amount is floored to the cent; the cents still missing go one each to the amounts
-    that lost the most (ties: the earlier one). An amount of exactly 0 never gets a cent.
+    Each amount is floored to the quantum; the quanta still missing go one each to the
+    amounts that lost the most (ties: the earlier one). An amount of exactly 0 gets none.
     """
-    floors = [a.quantize(CENT, rounding=ROUND_FLOOR) for a in amounts]
-    missing = int((total - sum(floors, Decimal(0))) / CENT)
+    floors = [a.quantize(quantum, rounding=ROUND_FLOOR) for a in amounts]
+    missing = int((total - sum(floors, Decimal(0))) / quantum)
     if missing < 0 or missing > len(amounts):
         raise ValueError(f"cannot round {list(amounts)} to a total of {total}")
     order = sorted(range(len(amounts)), key=lambda i: (-(amounts[i] - floors[i]), i))
     for i in order[:missing]:
-        floors[i] += CENT
+        floors[i] += quantum
     return floors
 
 
@@ -233,7 +239,7 @@ def allocate(
             idle_exact = Decimal(0)
         shared = exact - idle_exact
         shares = [shared * w / total_weight if total_weight else Decimal(0) for w in weights]
-        rounded_total = exact.quantize(CENT, rounding=ROUND_HALF_UP)
+        rounded_total = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
         rounded = largest_remainder([*shares, idle_exact], rounded_total)
         for call, w, share, usd in zip(own, weights, shares, rounded, strict=False):
             line = AllocationLine(tl.endpoint, tl.variant, "call", usd, share, call.id)
