@@ -1,0 +1,115 @@
+"""Helpers shared by the SageMaker constructs: validation, nag acknowledgements, names."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from aws_cdk import Acknowledgment, ArnFormat, Names, Stack, Token, Validations
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from constructs import IConstruct
+
+# SageMaker resource names (EndpointName, InferenceComponentName, ...): API pattern
+# ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$ (CreateEndpoint / CreateInferenceComponent API reference).
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+SAGEMAKER_NAME_MAX = 63
+
+
+class Problems:
+    """Collects every invalid prop so one ValueError reports them all (aws-sagemaker-alpha style).
+
+    A deployment that fails on the first problem costs one synth per fix; listing them all
+    together costs one.
+    """
+
+    def __init__(self, what: str) -> None:
+        self._what = what
+        self._items: list[str] = []
+
+    def add(self, message: str) -> None:
+        self._items.append(message)
+
+    def check(self, ok: bool, message: str) -> None:
+        if not ok:
+            self._items.append(message)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def raise_if_any(self) -> None:
+        if self._items:
+            noun = "problem" if len(self._items) == 1 else "problems"
+            lines = [f"{len(self._items)} {noun} in {self._what}:"]
+            lines += [f"  - {item}" for item in self._items]
+            raise ValueError("\n".join(lines))
+
+
+def acknowledge(scope: IConstruct, findings: Iterable[tuple[str, str]]) -> None:
+    """Acknowledge cdk-nag findings on `scope` (and its children), each with its reason.
+
+    cdk-nag 3.x reads CDK's native acknowledgements; each finding id (with its
+    `[Action::...]` / `[Resource::...]` part) must be listed on its own.
+    """
+    Validations.of(scope).acknowledge(
+        *(Acknowledgment(id=rule, reason=reason) for rule, reason in findings)
+    )
+
+
+def check_sagemaker_name(problems: Problems, field: str, value: str | None) -> None:
+    """SageMaker names: 1-63 letters, digits and single or repeated hyphens inside."""
+    if value is None or Token.is_unresolved(value):
+        return
+    if not SAGEMAKER_NAME.match(value):
+        problems.add(
+            f"{field} {value!r} is not a valid SageMaker name: use 1-{SAGEMAKER_NAME_MAX} "
+            "letters, digits and hyphens, starting and ending with a letter or digit"
+        )
+
+
+def unique_sagemaker_name(scope: IConstruct, suffix: str = "") -> str:
+    """A deterministic name from the construct path that fits SageMaker's 63 characters.
+
+    Literal names (not CloudFormation tokens) let alarms, scaling targets and the
+    inference component refer to the endpoint without a dependency cycle.
+    """
+    room = SAGEMAKER_NAME_MAX - len(suffix)
+    base = Names.unique_resource_name(scope, max_length=room, separator="-")
+    base = re.sub(r"[^a-zA-Z0-9-]", "-", base).strip("-") or "gptoss"
+    base = re.sub(r"-{2,}", "-", base)
+    return f"{base[:room].rstrip('-')}{suffix}"
+
+
+def allow_log_encryption(key: kms.IKey) -> None:
+    """Let CloudWatch Logs use `key` for this account's log groups in this region.
+
+    Logs encrypts with the key itself, so the key policy (not a role) must allow the
+    regional logs principal, limited by the log-group encryption context (CloudWatch Logs
+    user guide, encrypt-log-data-kms.html). An imported key ignores this: its policy must
+    already allow it.
+    """
+    stack = Stack.of(key)
+    key.add_to_resource_policy(
+        iam.PolicyStatement(
+            principals=[iam.ServicePrincipal(f"logs.{stack.region}.amazonaws.com")],
+            actions=[
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncryptFrom",
+                "kms:ReEncryptTo",
+                "kms:GenerateDataKey",
+                "kms:DescribeKey",
+            ],
+            resources=["*"],
+            conditions={
+                "ArnLike": {
+                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name="*",
+                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                    )
+                }
+            },
+        )
+    )
