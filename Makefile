@@ -13,11 +13,12 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # vLLM on CPU: one process, loopback only (see docs/testing.md).
 export VLLM_HOST_IP := 127.0.0.1
 
-.PHONY: help test lint typecheck test-sdk test-container test-e2e serve-local envs lock-dev lock-engine lock-cdk clean
+.PHONY: help local test lint typecheck test-sdk test-container test-e2e serve-local envs lock-dev lock-engine lock-cdk clean
 
 help:
 	@echo "make test         every check and test (what CI runs)"
 	@echo "make serve-local  serve the tiny deterministic gpt-oss on 127.0.0.1:$(PORT) with our entrypoint"
+	@echo "make local        the whole path on this machine: SDK -> SageMaker stand-in -> container, cost report"
 
 $(DEV)/.installed: requirements/dev.lock sdk/pyproject.toml
 	rm -rf $(DEV)
@@ -51,6 +52,7 @@ lint: envs
 typecheck: envs
 	$(DEV)/bin/mypy --config-file pyproject.toml sdk/src tests/sdk
 	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e
+	$(CDK)/bin/mypy --config-file pyproject.toml infra/src infra/app.py tests/infra
 	$(ENGINE)/bin/mypy --config-file pyproject.toml inference_container/src tests/container
 
 test-sdk: $(DEV)/.installed
@@ -64,13 +66,18 @@ test-e2e: $(DEV)/.installed $(ENGINE)/.installed
 	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
 	$(DEV)/bin/pytest tests/e2e
 
-test: lint typecheck test-sdk test-container test-e2e
+test: lint typecheck test-sdk test-container test-e2e test-infra
 
 serve-local: $(ENGINE)/.installed
 	$(ENGINE)/bin/python -m gptoss_tiny build --kind chat --out $(TINY_CACHE)/chat --if-missing
 	GPTOSS_MODEL_PATH=$(abspath $(TINY_CACHE))/chat GPTOSS_GPU_PROFILE=cpu \
 	GPTOSS_HOST=127.0.0.1 GPTOSS_PORT=$(PORT) \
 	$(ENGINE)/bin/python -m gptoss_container serve
+
+# The whole system on a laptop: container on CPU + SageMaker runtime stand-in + an SDK
+# session through boto3, ending with the cost report (tools/local_demo.py).
+local: $(DEV)/.installed $(ENGINE)/.installed
+	$(DEV)/bin/python tools/local_demo.py --engine-python $(ENGINE)/bin/python --cache $(TINY_CACHE)
 
 lock-cdk:
 	rm -rf /tmp/gptoss-lock-cdk && $(PYTHON) -m venv /tmp/gptoss-lock-cdk

@@ -1,0 +1,458 @@
+"""The typed deployment configuration: presets, and one file per environment on top of one.
+
+An environment file (``infra/environments/<name>.json`` or ``.toml``) names a preset and
+overrides any field of it; the ``sagemaker``, ``bedrock`` and ``cost`` sections merge field
+by field, so ``{"sagemaker": {"max_instances": 3}}`` changes one field and keeps the rest of
+the preset's SageMaker settings (``"sagemaker": null`` removes the endpoint).
+``cdk synth -c env=<name>`` picks the file (default ``dev``).
+
+Two layers check a configuration, and both report every problem at once with its fix:
+pydantic checks each field on its own (types, ranges, unknown keys: a typo must not leave a
+default silently in place), then ``gptoss_infra.validation`` checks what only the whole
+configuration can tell (does the model fit the GPU, is the instance offered in the region).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from gptoss_aws.models import ModelSpec, get_model
+
+ModelName = Literal["gpt-oss-120b", "gpt-oss-20b"]
+
+DEFAULT_ENVIRONMENT = "dev"
+DEFAULT_PRESET = "gpt-oss-120b-p5-4xlarge"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a configuration: where, what, and how to fix it."""
+
+    field: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}. Fix: {self.fix}"
+
+
+class InvalidConfigurationError(ValueError):
+    """Every problem found in a configuration, reported together."""
+
+    def __init__(self, source: str, problems: list[Problem]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        noun = "problem" if len(problems) == 1 else "problems"
+        lines = [f"{len(problems)} {noun} in {source}:"]
+        lines += [f"  - {problem}" for problem in problems]
+        super().__init__("\n".join(lines))
+
+
+class _Strict(BaseModel):
+    # extra="forbid": a misspelt key in an environment file is an error, not a silent default.
+    # use_attribute_docstrings: each field's docstring (default and its source) becomes its
+    # description, which docs/infrastructure.md's configuration reference is generated from.
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class SageMakerConfig(_Strict):
+    """gpt-oss on a SageMaker real-time endpoint running our vLLM container."""
+
+    model: ModelName = "gpt-oss-120b"
+    """Which gpt-oss to serve. Default: ``gpt-oss-120b``."""
+
+    instance_type: str = "ml.p5.4xlarge"
+    """SageMaker instance type, a row of ``gptoss_aws.instances``. Default: ``ml.p5.4xlarge``
+    (one H100 80 GB: the OpenAI cookbook's ">=60GB VRAM, fits a single H100")."""
+
+    min_instances: int = Field(default=1, ge=0)
+    """Instances at the lowest autoscaling point. Default: 1. 0 only with ``scale_to_zero``
+    (inference components), because a plain endpoint variant cannot have zero instances."""
+
+    max_instances: int = Field(default=1, ge=1)
+    """Instances at the highest autoscaling point. Default: 1 (no instance autoscaling)."""
+
+    inference_components: bool = False
+    """Host the model as inference components (copies on a shared endpoint) instead of a
+    model on the variant. Default: ``False``."""
+
+    gpus_per_copy: int = Field(default=1, ge=1)
+    """With inference components: accelerators per copy (NumberOfAcceleratorDevicesRequired,
+    also vLLM's tensor-parallel size). Default: 1 (the vLLM gpt-oss recipe: TP1 gives the
+    best throughput per GPU)."""
+
+    min_copies: int = Field(default=1, ge=0)
+    """With inference components: copies at the lowest point. Default: 1. 0 means scale to
+    zero and needs ``scale_to_zero``."""
+
+    max_copies: int = Field(default=1, ge=1)
+    """With inference components: copies at the highest point. Default: 1."""
+
+    scale_to_zero: bool = False
+    """Let inference components scale to zero copies and zero instances when idle (managed
+    instance scaling, step scaling on NoCapacityInvocationFailures). Cold starts take
+    minutes and calls fail meanwhile. Default: ``False``."""
+
+    tensor_parallel_size: int | None = Field(default=None, ge=1)
+    """Without inference components: GPUs one model spans. Default: all GPUs of the
+    instance rounded down to 1, 2, 4 or 8 (the container's default)."""
+
+    max_model_len: int = Field(default=32768, ge=1024)
+    """Context length (prompt + output tokens) vLLM accepts, passed to the container as
+    ``GPTOSS_MAX_MODEL_LEN``. Default: 32768 (the published one-H100 throughput runs,
+    gpustack performance lab, use max-model-len 32768)."""
+
+    concurrency: int = Field(default=4, ge=1)
+    """Sequences at the full ``max_model_len`` whose KV cache must fit at once; the memory
+    check sizes for this. vLLM batches more when prompts are shorter. Default: 4 (the 120b
+    at 32K on one H100 leaves KV room for 7; 4 keeps headroom for the estimate's error)."""
+
+    gpu_memory_utilization: float | None = Field(default=None, gt=0, le=1)
+    """Share of GPU memory vLLM may use. Default: the container's default (0.95 for the
+    120b on one H100, vllm #23278 / #27508 / #33155; otherwise vLLM's 0.92)."""
+
+    volume_kms_key_arn: str | None = None
+    """KMS key for the endpoint's storage volume. Default: none. SageMaker refuses a key
+    on instance types with local NVMe (hardware-encrypted): every GPU type today."""
+
+    image_uri: str | None = None
+    """Container image. Default: built from ``inference_container/`` as a CDK Docker asset
+    (needs a Docker engine at deploy time, not at synth)."""
+
+    mirror_weights: bool = True
+    """Create the CodeBuild job that copies the checkpoint from Hugging Face into the
+    stack's weights bucket (``models/<model>/``). Default: ``True``; with ``False`` you
+    upload the uncompressed checkpoint to that prefix yourself."""
+
+    target_concurrent_requests: float | None = Field(default=None, gt=0)
+    """Autoscaling target: in-flight requests per model (per copy with inference
+    components), the high-resolution ConcurrentRequestsPerModel metric. Default:
+    ``EndpointAutoscaling``'s (32, sized from the published one-H100 benchmark)."""
+
+    data_capture: bool = False
+    """Capture request and response payloads to S3. Default: ``False`` (prompts can hold
+    personal data; turn on deliberately)."""
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        return get_model(self.model)
+
+
+DEFAULT_TEAMS: dict[str, ModelName] = {"default": "gpt-oss-120b"}
+
+
+class BedrockConfig(_Strict):
+    """Access to gpt-oss on Amazon Bedrock (serverless, priced per token)."""
+
+    models: tuple[ModelName, ...] = ("gpt-oss-120b", "gpt-oss-20b")
+    """Models the access policy and the inference profiles cover. Default: both."""
+
+    teams: dict[str, ModelName] = Field(default_factory=lambda: dict(DEFAULT_TEAMS))
+    """Team name -> the model of the team's application inference profile. Each profile is
+    tagged with its team so Cost Explorer splits the Bedrock bill by team. Default:
+    ``{"default": "gpt-oss-120b"}``."""
+
+    invocation_logging: bool = True
+    """Turn on Bedrock model invocation logging for the account and region (a custom
+    resource: there is no CloudFormation type, aws-cdk #31478). Default: ``True``."""
+
+    guardrail: bool = False
+    """Create a guardrail and require it with the ``bedrock:GuardrailIdentifier``
+    condition. Default: ``False``."""
+
+
+class CostConfig(_Strict):
+    """Budgets, the SDK's ledger table and the cost dashboard."""
+
+    monthly_budget_usd: Decimal = Field(default=Decimal(1000), gt=0)
+    """AWS Budgets limit for everything tagged with this project and environment.
+    Default: 1000 USD (each preset sets its own from its estimate)."""
+
+    alert_emails: tuple[str, ...] = ()
+    """Addresses subscribed to the budget alerts and the endpoint alarms (two encrypted SNS
+    topics). Default: none (the topics' ARNs are stack outputs to subscribe later)."""
+
+    alert_thresholds_percent: tuple[int, ...] = (50, 80, 100)
+    """Budget notifications, percent of the limit (actual spend; forecast for 100).
+    Default: 50, 80, 100."""
+
+    ledger_table: bool = True
+    """Create the DynamoDB table the SDK's team ledger writes to. Default: ``True``."""
+
+
+# The stack names, exports and physical names come from these two; they are part of
+# SageMaker and CloudFormation names, so the characters are limited to what both accept.
+_IDENTIFIER = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+class DeploymentConfig(_Strict):
+    """Everything one environment deploys."""
+
+    preset: str = DEFAULT_PRESET
+    """The preset this configuration started from (informational once merged)."""
+
+    environment: str = Field(default=DEFAULT_ENVIRONMENT, pattern=_IDENTIFIER.pattern)
+    """Environment name, from the file name; part of every resource name and tag (the
+    length limit comes from the names it ends up in: ``gptoss_infra.validation``)."""
+
+    project: str = Field(default="gptoss", pattern=_IDENTIFIER.pattern)
+    """Project name; part of every resource name and the ``project`` cost tag."""
+
+    region: str = Field(default="us-west-2", pattern=r"^[a-z]{2}(-gov)?-[a-z]+-\d$")
+    """AWS region of every stack. Default: ``us-west-2`` (Bedrock's gpt-oss launch region,
+    where the AWS Price List also offers ml.p5.4xlarge hosting)."""
+
+    account: str | None = Field(default=None, pattern=r"^\d{12}$")
+    """AWS account id. Default: none (environment-agnostic account: ``cdk synth`` needs no
+    credentials; ``cdk deploy`` uses the caller's account)."""
+
+    sagemaker: SageMakerConfig | None = None
+    """The SageMaker endpoint; ``None`` deploys none."""
+
+    bedrock: BedrockConfig | None = None
+    """Bedrock access; ``None`` grants none."""
+
+    cost: CostConfig = CostConfig()
+    """Budgets, ledger table and cost dashboard (always deployed)."""
+
+    tags: dict[str, str] = Field(default_factory=dict)
+    """Extra cost-allocation tags on every resource (e.g. ``{"cost-center": "ml-123"}``)."""
+
+    allow_unlisted_regions: bool = False
+    """Skip the region tables (Bedrock gpt-oss regions, SageMaker hosting offers) when AWS
+    has added a region since they were written. Default: ``False``."""
+
+    @property
+    def names(self) -> ResourceNames:
+        return ResourceNames.of(self)
+
+    @property
+    def cost_tags(self) -> dict[str, str]:
+        """Tags on every resource; activate ``project`` and ``environment`` as
+        cost-allocation tags in the Billing console to split the bill by them."""
+        return {"project": self.project, "environment": self.environment, **self.tags}
+
+
+@dataclass(frozen=True)
+class ResourceNames:
+    """Physical names and export names, derived once so stacks, SDK and docs agree."""
+
+    prefix: str
+    sagemaker_stack: str
+    bedrock_stack: str
+    cost_stack: str
+    endpoint: str
+    inference_component: str
+    ledger_table: str
+    budget: str
+    export_prefix: str
+
+    @classmethod
+    def of(cls, config: DeploymentConfig) -> ResourceNames:
+        prefix = f"{config.project}-{config.environment}"
+        model = config.sagemaker.model if config.sagemaker else "none"
+        stack = "".join(part.capitalize() for part in prefix.split("-"))
+        return cls(
+            prefix=prefix,
+            sagemaker_stack=f"{stack}-SageMaker",
+            bedrock_stack=f"{stack}-Bedrock",
+            cost_stack=f"{stack}-Cost",
+            endpoint=f"{prefix}-{model}",
+            inference_component=f"{prefix}-{model}-ic",
+            ledger_table=f"{prefix}-ledger",
+            budget=f"{prefix}-monthly",
+            export_prefix=prefix,
+        )
+
+    def inference_profile(self, team: str, model: str) -> str:
+        return f"{self.prefix}-{team}-{model}"
+
+    def export(self, what: str) -> str:
+        """Stable CloudFormation export name, e.g. ``gptoss-dev:EndpointName``."""
+        return f"{self.export_prefix}:{what}"
+
+
+# Presets. Every number here is a default documented on the field above, or a budget sized
+# from the preset's own estimate in docs/infrastructure.md.
+PRESETS: dict[str, DeploymentConfig] = {
+    "gpt-oss-120b-p5-4xlarge": DeploymentConfig(
+        preset="gpt-oss-120b-p5-4xlarge",
+        region="us-west-2",
+        sagemaker=SageMakerConfig(
+            model="gpt-oss-120b", instance_type="ml.p5.4xlarge", min_instances=1, max_instances=2
+        ),
+        bedrock=BedrockConfig(),
+        cost=CostConfig(monthly_budget_usd=Decimal(12000)),
+    ),
+    "gpt-oss-120b-ic-p5-48xlarge": DeploymentConfig(
+        preset="gpt-oss-120b-ic-p5-48xlarge",
+        # us-east-1: the Price List offers ml.p5.48xlarge hosting there and the bundled price
+        # catalog prices it there.
+        region="us-east-1",
+        sagemaker=SageMakerConfig(
+            model="gpt-oss-120b",
+            instance_type="ml.p5.48xlarge",
+            inference_components=True,
+            gpus_per_copy=1,
+            min_copies=1,
+            max_copies=8,
+            min_instances=1,
+            max_instances=1,
+        ),
+        bedrock=BedrockConfig(),
+        cost=CostConfig(monthly_budget_usd=Decimal(50000)),
+    ),
+    "gpt-oss-20b-g6e-xlarge": DeploymentConfig(
+        preset="gpt-oss-20b-g6e-xlarge",
+        region="us-east-1",
+        sagemaker=SageMakerConfig(
+            model="gpt-oss-20b",
+            instance_type="ml.g6e.xlarge",
+            min_instances=1,
+            max_instances=2,
+            # The 20b's KV cache is two thirds of the 120b's and the weights a fifth: a full
+            # 128K context for 8 sequences fits in 48 GB (see the memory check).
+            max_model_len=131072,
+            concurrency=8,
+        ),
+        bedrock=BedrockConfig(),
+        cost=CostConfig(monthly_budget_usd=Decimal(4000)),
+    ),
+    "bedrock-only": DeploymentConfig(
+        preset="bedrock-only",
+        # us-east-1: Bedrock offers gpt-oss there, and the catalog's token prices are the
+        # us-east-1 offer file's.
+        region="us-east-1",
+        sagemaker=None,
+        bedrock=BedrockConfig(),
+        cost=CostConfig(monthly_budget_usd=Decimal(1000)),
+    ),
+}
+
+
+# The sections an environment file merges into the preset field by field; every other
+# value (including mappings such as `tags` and `bedrock.teams`) replaces the preset's whole,
+# so a file can also remove a team or a tag.
+SECTIONS = ("sagemaker", "bedrock", "cost")
+
+
+def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        current = merged.get(key)
+        if key in SECTIONS and isinstance(value, Mapping) and isinstance(current, Mapping):
+            merged[key] = {**current, **value}
+        else:
+            merged[key] = value
+    return merged
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(file)"
+
+
+def _pydantic_problems(error: ValidationError) -> list[Problem]:
+    problems = []
+    for item in error.errors():
+        field = _field_path(item["loc"])
+        if item["type"] == "extra_forbidden":
+            fix = "remove it, or correct its spelling (the fields are listed in infra/README.md)"
+        elif item["type"] == "literal_error":
+            fix = f"use {item.get('ctx', {}).get('expected', 'one of the allowed values')}"
+        else:
+            fix = "see the field's documentation in infra/src/gptoss_infra/config.py"
+        problems.append(Problem(field, f"{item['msg']} (got {item.get('input')!r})", fix))
+    return problems
+
+
+def from_preset(
+    preset: str = DEFAULT_PRESET,
+    overrides: Mapping[str, Any] | None = None,
+    *,
+    source: str | None = None,
+) -> DeploymentConfig:
+    """A preset with ``overrides`` merged in, checked field by field.
+
+    Raises InvalidConfigurationError listing every field problem.
+    """
+    where = source or f"preset {preset!r}"
+    if preset not in PRESETS:
+        raise InvalidConfigurationError(
+            where,
+            [Problem("preset", f"unknown preset {preset!r}", f"use one of {', '.join(PRESETS)}")],
+        )
+    base = PRESETS[preset].model_dump(mode="python", exclude_unset=False)
+    merged = _merge(base, dict(overrides or {}))
+    merged["preset"] = preset
+    try:
+        return DeploymentConfig.model_validate(merged)
+    except ValidationError as error:
+        raise InvalidConfigurationError(where, _pydantic_problems(error)) from None
+
+
+def environment_file(name: str, directory: Path) -> Path:
+    for suffix in (".json", ".toml"):
+        path = directory / f"{name}{suffix}"
+        if path.is_file():
+            return path
+    known = sorted(
+        {p.stem for p in directory.glob("*.json")} | {p.stem for p in directory.glob("*.toml")}
+    )
+    raise InvalidConfigurationError(
+        f"environment {name!r}",
+        [
+            Problem(
+                "env",
+                f"no {name}.json or {name}.toml in {directory}",
+                f"pass -c env=<one of {', '.join(known) or 'none'}>, or create the file",
+            )
+        ],
+    )
+
+
+def read_environment_file(path: Path) -> dict[str, Any]:
+    text = path.read_text(encoding="utf-8")
+    try:
+        data: Any = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
+        raise InvalidConfigurationError(
+            str(path), [Problem("(file)", f"cannot be parsed: {error}", "fix the syntax")]
+        ) from None
+    if not isinstance(data, dict):
+        raise InvalidConfigurationError(
+            str(path), [Problem("(file)", "is not a table/object", "write a JSON object")]
+        )
+    return data
+
+
+def load_environment(name: str, directory: Path) -> DeploymentConfig:
+    """Read ``<directory>/<name>.json`` (or ``.toml``): a preset plus overrides.
+
+    The environment name is the file name, so ``dev.json`` always deploys ``dev``.
+    Keys starting with ``$`` (e.g. ``"$comment"``) are ignored, since JSON has no comments.
+    """
+    path = environment_file(name, directory)
+    data = {k: v for k, v in read_environment_file(path).items() if not k.startswith("$")}
+    preset = data.pop("preset", DEFAULT_PRESET)
+    if "environment" in data and data["environment"] != name:
+        raise InvalidConfigurationError(
+            str(path),
+            [
+                Problem(
+                    "environment",
+                    f"{data['environment']!r} differs from the file name {name!r}",
+                    "remove the key (the file name is the environment name)",
+                )
+            ],
+        )
+    data["environment"] = name
+    return from_preset(str(preset), data, source=str(path))

@@ -1,0 +1,60 @@
+"""The encrypted SNS topic the endpoint's alarms notify.
+
+CloudWatch alarms without an action notify no one (the NIST 800-53 and HIPAA packs flag
+them: CloudWatchAlarmAction). CloudWatch publishes to a KMS-encrypted topic only if the
+key policy lets ``cloudwatch.amazonaws.com`` use the key (Amazon SNS developer guide,
+"Enable compatibility between event sources from AWS services and encrypted topics").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+
+class AlarmTopic(Construct):
+    """An SNS topic for CloudWatch alarm notifications, encrypted with its own key, TLS only.
+
+    :param emails: addresses subscribed to the topic (SNS asks each to confirm).
+        Default: none.
+    :param removal_policy: for the key. Default: ``RETAIN`` (a deleted key makes any
+        message still encrypted with it unreadable).
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        emails: Sequence[str] = (),
+        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        self.key = kms.Key(
+            self,
+            "Key",
+            description="Encrypts the gpt-oss endpoint alarm topic",
+            enable_key_rotation=True,
+            removal_policy=removal_policy,
+        )
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account}},
+            )
+        )
+        self.topic = sns.Topic(
+            self, "Topic", master_key=self.key, enforce_ssl=True, display_name="gpt-oss alarms"
+        )
+        for email in emails:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))

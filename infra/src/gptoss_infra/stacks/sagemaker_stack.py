@@ -1,0 +1,181 @@
+"""GptOssSageMakerStack: weights bucket and mirror job, image, endpoint, scaling, alarms,
+dashboard."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from constructs import Construct
+
+from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_infra.config import DeploymentConfig, ResourceNames, SageMakerConfig
+from gptoss_infra.constructs.sagemaker import (
+    BlueGreenUpdate,
+    DataCaptureOptions,
+    DeploymentOptions,
+    EndpointAlarms,
+    EndpointAutoscaling,
+    EndpointDashboard,
+    GptOssEndpoint,
+    GptOssEndpointProps,
+    InferenceComponentOptions,
+    InferenceImage,
+    ModelArtifacts,
+    RollingUpdate,
+    WeightsMirror,
+)
+from gptoss_infra.stacks.alerts import AlarmTopic
+from gptoss_infra.stacks.common import GptOssStack
+from gptoss_infra.validation import gpus_per_replica, resolved_utilization
+
+
+def endpoint_props(
+    config: SageMakerConfig,
+    names: ResourceNames,
+    *,
+    artifacts: ModelArtifacts,
+    image: InferenceImage,
+    data_capture: DataCaptureOptions | None,
+) -> GptOssEndpointProps:
+    """Map the configuration onto the endpoint construct's props.
+
+    The container settings the memory check assumed (context length, tensor parallelism,
+    GPU memory share) are passed explicitly, so the endpoint runs what was validated even
+    if the container's defaults change.
+    """
+    instance = INSTANCE_TYPES[config.instance_type]
+    component = None
+    if config.inference_components:
+        component = InferenceComponentOptions(
+            name=names.inference_component,
+            # SageMaker cannot create a component with 0 copies; scaling takes it to 0 later.
+            copy_count=max(1, config.min_copies),
+            accelerators_per_copy=config.gpus_per_copy,
+            min_instance_count=0 if config.scale_to_zero else config.min_instances,
+            max_instance_count=config.max_instances,
+        )
+    return GptOssEndpointProps(
+        instance_type=config.instance_type,
+        initial_instance_count=max(1, config.min_instances),
+        endpoint_name=names.endpoint,
+        served_model_name=config.model,
+        max_model_len=config.max_model_len,
+        tensor_parallel_size=gpus_per_replica(config, instance),
+        gpu_memory_utilization=resolved_utilization(config, instance),
+        has_local_nvme=instance.local_nvme,
+        inference_component=component,
+        # Inference components update copy by copy (rolling only); a model on the variant
+        # gets SageMaker's default blue/green, made explicit so rollback alarms can attach.
+        deployment=DeploymentOptions(
+            strategy=RollingUpdate() if config.inference_components else BlueGreenUpdate()
+        ),
+        artifacts=artifacts,
+        image=image,
+        data_capture=data_capture,
+    )
+
+
+class GptOssSageMakerStack(GptOssStack):
+    """gpt-oss on a SageMaker real-time endpoint, from weights to dashboard.
+
+    Outputs (exports ``<project>-<env>:...``): ``EndpointName``, ``InferenceComponentName``
+    (inference components only), ``WeightsS3Uri``, ``MirrorProject`` (when the mirror job
+    exists: start it once before the endpoint can load the weights).
+    """
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            config=config,
+            component="sagemaker",
+            description=f"gpt-oss {config.environment}: SageMaker endpoint with vLLM",
+        )
+        sm = config.sagemaker
+        if sm is None:
+            raise ValueError("GptOssSageMakerStack needs config.sagemaker")
+        names = config.names
+        spec = sm.model_spec
+
+        self.artifacts = ModelArtifacts(self, "Weights", weights_prefix=f"models/{spec.name}/")
+        self.mirror = (
+            WeightsMirror(self, "Mirror", artifacts=self.artifacts, repo_id=spec.hub_id)
+            if sm.mirror_weights
+            else None
+        )
+        self.image = InferenceImage(self, "Image", image_uri=sm.image_uri)
+        data_capture = (
+            DataCaptureOptions(
+                bucket=self.artifacts.bucket, encryption_key=self.artifacts.encryption_key
+            )
+            if sm.data_capture
+            else None
+        )
+        self.endpoint = GptOssEndpoint(
+            self,
+            "Endpoint",
+            props=endpoint_props(
+                sm,
+                names,
+                artifacts=self.artifacts,
+                image=self.image,
+                data_capture=data_capture,
+            ),
+        )
+        # Instances scale with a model on the variant; copies with inference components
+        # (whose instances follow through managed instance scaling).
+        low, high = (
+            (0 if sm.scale_to_zero else sm.min_copies, sm.max_copies)
+            if sm.inference_components
+            else (sm.min_instances, sm.max_instances)
+        )
+        self.autoscaling: EndpointAutoscaling | None = None
+        if high > low or sm.scale_to_zero:
+            scaling: dict[str, Any] = {}
+            if sm.target_concurrent_requests is not None:
+                scaling["target_concurrent_requests"] = sm.target_concurrent_requests
+            self.autoscaling = EndpointAutoscaling(
+                self,
+                "Autoscaling",
+                endpoint=self.endpoint,
+                min_capacity=low,
+                max_capacity=high,
+                **scaling,
+            )
+        self.alarm_topic = AlarmTopic(self, "AlarmTopic", emails=config.cost.alert_emails)
+        self.alarms = EndpointAlarms(
+            self, "Alarms", endpoint=self.endpoint, topic=self.alarm_topic.topic
+        )
+        for alarm in self.alarms.rollback_alarms:
+            self.endpoint.add_rollback_alarm(alarm)
+        self.dashboard = EndpointDashboard(
+            self, "Dashboard", endpoint=self.endpoint, alarms=self.alarms.alarms
+        )
+
+        self.output("EndpointName", self.endpoint.endpoint_name, "EndpointName", "endpoint name")
+        if self.endpoint.inference_component_name is not None:
+            self.output(
+                "InferenceComponentName",
+                self.endpoint.inference_component_name,
+                "InferenceComponentName",
+                "inference component to name in InvokeEndpoint",
+            )
+        self.output(
+            "WeightsS3Uri",
+            self.artifacts.weights_s3_uri,
+            "WeightsS3Uri",
+            "uncompressed checkpoint prefix SageMaker loads into /opt/ml/model",
+        )
+        if self.mirror is not None:
+            self.output(
+                "MirrorProject",
+                self.mirror.project.project_name,
+                "MirrorProject",
+                "CodeBuild project that copies the weights from Hugging Face (run it once)",
+            )
+        self.output(
+            "AlarmTopicArn",
+            self.alarm_topic.topic.topic_arn,
+            "AlarmTopicArn",
+            "encrypted SNS topic the endpoint alarms notify",
+        )

@@ -1,0 +1,596 @@
+"""Checks that need the whole configuration, run before any construct is created.
+
+Each check adds ``Problem``s (field, what is wrong, the fix) to one list, so a configuration
+with five mistakes costs one run to fix, not five. The facts come from the SDK: model sizes
+and KV cache from ``gptoss_aws.models``, GPUs and local NVMe from ``gptoss_aws.instances``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from gptoss_aws.instances import (
+    INSTANCE_TYPES,
+    MIN_COMPUTE_CAPABILITY,
+    InstanceType,
+)
+from gptoss_aws.models import ModelSpec
+from gptoss_infra.config import (
+    DeploymentConfig,
+    InvalidConfigurationError,
+    Problem,
+    SageMakerConfig,
+)
+
+GIB = 1024**3
+
+# vLLM on one H100 logs "Model loading took 64.38 GiB" for gpt-oss-120b (vllm #33155), whose
+# checkpoint is 60.8 GiB (model card): loaded weights take about 5.9% more than on disk.
+LOAD_FACTOR = 64.38 / 60.8
+
+# Per GPU, besides weights and KV cache: CUDA graphs and the activation peak vLLM profiles at
+# start. An estimate, set so the known-good one-H100 setup for the 120b (0.95 utilization,
+# 1024 batched tokens: vllm #23278 / #33155) still holds one full 128K sequence, as it does.
+RUNTIME_RESERVE_GIB = 3.0
+
+# The container's defaults (inference_container/README.md, settings table): 0.95 for the
+# 120b on one H100 (the OOM fix from vllm #23278 / #27508 / #33155), else vLLM's 0.92.
+UTILIZATION_120B_ONE_H100 = 0.95
+UTILIZATION_DEFAULT = 0.92
+
+# gpt-oss has 64 attention heads and 8 KV heads: tensor parallelism must split both evenly.
+TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
+
+# Regions where Bedrock offers gpt-oss in-region, each with its source. GovCloud (US) also
+# offers both models (AWS Machine Learning blog, "Run NVIDIA Nemotron and OpenAI GPT OSS
+# models on Amazon Bedrock in AWS GovCloud (US)"), which names the partition but not the
+# region: use allow_unlisted_regions there. At run time, ListFoundationModels is the truth.
+BEDROCK_GPT_OSS_REGIONS: dict[str, str] = {
+    "us-west-2": (
+        "launch region: AWS News Blog, 'OpenAI open weight models now available on AWS' "
+        "(2025-08-05)"
+    ),
+    "us-east-1": (
+        "the AWS Price List offer file for us-east-1 prices both models (litellm PR #39866; "
+        "gptoss_aws bundled prices)"
+    ),
+}
+
+# Name rules, each from the API reference of the resource that carries the name.
+# The pattern alone does not cap the length (hyphens repeat inside a group): check both.
+SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # CreateEndpoint
+SAGEMAKER_NAME_MAX = 63
+PROFILE_NAME = re.compile(r"^([0-9a-zA-Z:.][ _-]?)+$")  # CreateInferenceProfile, 64 max
+PROFILE_NAME_MAX = 64
+STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]*$")  # CreateStack, 128 max
+STACK_NAME_MAX = 128
+TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")  # DynamoDB CreateTable
+BUDGET_NAME_MAX = 100  # Budgets CreateBudget: 1-100, no ':' or '\'
+MAX_BUDGET_NOTIFICATIONS = 5  # AWS Budgets quotas (budgets-limits)
+TEAM = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# SageMaker pulls images from Amazon ECR only (CreateModel ContainerDefinition.Image).
+ECR_IMAGE = re.compile(
+    r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$"
+)
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """GPU memory for one model replica (an endpoint's model, or one inference component)."""
+
+    model: ModelSpec
+    instance: InstanceType
+    gpus: int
+    utilization: float
+    max_model_len: int
+    concurrency: int
+
+    @property
+    def usable_gib(self) -> float:
+        return self.gpus * self.instance.gpu.memory_gib * self.utilization
+
+    @property
+    def weights_gib(self) -> float:
+        return self.model.checkpoint_gib * LOAD_FACTOR
+
+    @property
+    def reserve_gib(self) -> float:
+        return self.gpus * RUNTIME_RESERVE_GIB
+
+    @property
+    def kv_per_sequence_gib(self) -> float:
+        return self.model.kv_cache_bytes(self.max_model_len) / GIB
+
+    @property
+    def kv_budget_gib(self) -> float:
+        """What is left for KV cache once weights and the runtime reserve are loaded."""
+        return self.usable_gib - self.weights_gib - self.reserve_gib
+
+    @property
+    def need_gib(self) -> float:
+        return self.weights_gib + self.reserve_gib + self.kv_per_sequence_gib * self.concurrency
+
+    @property
+    def fits(self) -> bool:
+        return self.need_gib <= self.usable_gib
+
+    @property
+    def sequences_that_fit(self) -> int:
+        """Full-context sequences whose KV cache fits (0 when not even one does)."""
+        return max(0, int(self.kv_budget_gib // self.kv_per_sequence_gib))
+
+    @property
+    def context_that_fits(self) -> int:
+        """Longest context (a multiple of 1024) for ``concurrency`` sequences; 0 if none."""
+        budget = self.kv_budget_gib * GIB / self.concurrency
+        best, low, high = 0, 1, self.model.max_context // 1024
+        while low <= high:
+            mid = (low + high) // 2
+            if self.model.kv_cache_bytes(mid * 1024) <= budget:
+                best, low = mid * 1024, mid + 1
+            else:
+                high = mid - 1
+        return best
+
+    def describe(self) -> str:
+        return (
+            f"{self.model.name} needs {self.need_gib:.1f} GiB on {self.gpus}x "
+            f"{self.instance.gpu.name} ({self.usable_gib:.1f} GiB usable at "
+            f"gpu_memory_utilization {self.utilization}): weights {self.weights_gib:.1f} + "
+            f"runtime {self.reserve_gib:.1f} + KV cache {self.kv_per_sequence_gib:.2f} x "
+            f"{self.concurrency} sequences of {self.max_model_len} tokens"
+        )
+
+
+def default_tensor_parallel_size(instance: InstanceType) -> int:
+    """The container's default: every GPU, rounded down to 1, 2, 4 or 8."""
+    return max(size for size in TENSOR_PARALLEL_SIZES if size <= instance.gpu_count)
+
+
+def gpus_per_replica(sm: SageMakerConfig, instance: InstanceType) -> int:
+    if sm.inference_components:
+        return sm.gpus_per_copy
+    return sm.tensor_parallel_size or default_tensor_parallel_size(instance)
+
+
+def resolved_utilization(sm: SageMakerConfig, instance: InstanceType) -> float:
+    if sm.gpu_memory_utilization is not None:
+        return sm.gpu_memory_utilization
+    one_h100 = instance.gpu.name.startswith("NVIDIA H100") and gpus_per_replica(sm, instance) == 1
+    return (
+        UTILIZATION_120B_ONE_H100
+        if sm.model == "gpt-oss-120b" and one_h100
+        else UTILIZATION_DEFAULT
+    )
+
+
+def memory_plan(sm: SageMakerConfig) -> MemoryPlan | None:
+    """The memory check's arithmetic; None when the instance type is unknown."""
+    instance = INSTANCE_TYPES.get(sm.instance_type)
+    if instance is None:
+        return None
+    return MemoryPlan(
+        model=sm.model_spec,
+        instance=instance,
+        gpus=gpus_per_replica(sm, instance),
+        utilization=resolved_utilization(sm, instance),
+        max_model_len=sm.max_model_len,
+        concurrency=sm.concurrency,
+    )
+
+
+def container_environment(sm: SageMakerConfig) -> dict[str, str]:
+    """The container settings the memory check assumed, passed so the endpoint runs them."""
+    instance = INSTANCE_TYPES[sm.instance_type]
+    return {
+        "GPTOSS_MAX_MODEL_LEN": str(sm.max_model_len),
+        "GPTOSS_GPU_MEMORY_UTILIZATION": str(resolved_utilization(sm, instance)),
+        "GPTOSS_TENSOR_PARALLEL_SIZE": str(gpus_per_replica(sm, instance)),
+    }
+
+
+def _instances_that_fit(sm: SageMakerConfig, region: str, limit: int = 4) -> list[str]:
+    """Smallest instance types (by GPU memory) where the model fits at this context and
+    concurrency, offered in the region."""
+    fitting = []
+    for instance in sorted(INSTANCE_TYPES.values(), key=lambda i: (i.gpu_memory_gib, i.name)):
+        if not instance.offered_in(region):
+            continue
+        if instance.gpu.compute_capability < MIN_COMPUTE_CAPABILITY:
+            continue
+        trial = sm.model_copy(update={"instance_type": instance.name, "gpus_per_copy": 1})
+        if sm.inference_components:
+            # One copy per GPU first; fall back to the whole instance.
+            plans = [
+                memory_plan(trial),
+                memory_plan(
+                    trial.model_copy(
+                        update={"gpus_per_copy": default_tensor_parallel_size(instance)}
+                    )
+                ),
+            ]
+        else:
+            plans = [memory_plan(trial.model_copy(update={"tensor_parallel_size": None}))]
+        if any(plan is not None and plan.fits for plan in plans):
+            fitting.append(instance.name)
+    return fitting[:limit]
+
+
+Check = Callable[[DeploymentConfig, list[Problem]], None]
+
+
+def _check_instance(config: DeploymentConfig, out: list[Problem]) -> None:
+    sm = config.sagemaker
+    if sm is None:
+        return
+    field = "sagemaker.instance_type"
+    instance = INSTANCE_TYPES.get(sm.instance_type)
+    if instance is None:
+        suggestions = _instances_that_fit(sm, config.region) or sorted(INSTANCE_TYPES)[:6]
+        out.append(
+            Problem(
+                field,
+                f"{sm.instance_type!r} is not a SageMaker GPU instance type we know "
+                "(gptoss_aws.instances lists GPU model, count, memory and local NVMe per type)",
+                f"use one where {sm.model} fits in {config.region}, e.g. {', '.join(suggestions)}",
+            )
+        )
+        return
+    if not config.allow_unlisted_regions and not instance.offered_in(config.region):
+        out.append(
+            Problem(
+                field,
+                f"the AWS Price List lists no SageMaker hosting offer for {sm.instance_type} in "
+                f"{config.region}",
+                f"deploy to one of {', '.join(sorted(instance.hosting_regions))}, or set "
+                "allow_unlisted_regions: true if AWS has added the region since",
+            )
+        )
+    if instance.gpu.compute_capability < MIN_COMPUTE_CAPABILITY:
+        major, minor = instance.gpu.compute_capability
+        out.append(
+            Problem(
+                field,
+                f"{instance.gpu.name} (compute capability {major}.{minor}) is older than Ampere; "
+                "vLLM's gpt-oss MXFP4 kernels need 8.0 or newer (vllm #22288, #22331)",
+                "use an Ampere or newer GPU (g5, g6, g6e, p4d, p5, ...)",
+            )
+        )
+
+
+def _check_parallelism(config: DeploymentConfig, out: list[Problem]) -> None:
+    sm = config.sagemaker
+    if sm is None or sm.instance_type not in INSTANCE_TYPES:
+        return
+    instance = INSTANCE_TYPES[sm.instance_type]
+    gpus = instance.gpu_count
+    if sm.inference_components:
+        if sm.tensor_parallel_size is not None:
+            out.append(
+                Problem(
+                    "sagemaker.tensor_parallel_size",
+                    "is for a model on the variant; inference components size each copy",
+                    "remove it and set gpus_per_copy",
+                )
+            )
+        if sm.gpus_per_copy not in TENSOR_PARALLEL_SIZES or gpus % sm.gpus_per_copy:
+            valid = [n for n in TENSOR_PARALLEL_SIZES if n <= gpus and gpus % n == 0]
+            out.append(
+                Problem(
+                    "sagemaker.gpus_per_copy",
+                    f"{sm.gpus_per_copy} GPUs per copy do not split {sm.instance_type}'s {gpus} "
+                    "GPUs and gpt-oss's 64 attention / 8 KV heads evenly",
+                    f"use one of {', '.join(map(str, valid))}",
+                )
+            )
+        elif sm.max_copies * sm.gpus_per_copy > sm.max_instances * gpus:
+            room = sm.max_instances * gpus // sm.gpus_per_copy
+            out.append(
+                Problem(
+                    "sagemaker.max_copies",
+                    f"{sm.max_copies} copies of {sm.gpus_per_copy} GPU(s) need more than the "
+                    f"{sm.max_instances} x {gpus} GPUs of max_instances {sm.instance_type}",
+                    f"set max_copies to at most {room}, or raise max_instances to "
+                    f"{-(-sm.max_copies * sm.gpus_per_copy // gpus)}",
+                )
+            )
+    elif sm.tensor_parallel_size is not None and (
+        sm.tensor_parallel_size not in TENSOR_PARALLEL_SIZES or sm.tensor_parallel_size > gpus
+    ):
+        valid = [n for n in TENSOR_PARALLEL_SIZES if n <= gpus]
+        out.append(
+            Problem(
+                "sagemaker.tensor_parallel_size",
+                f"{sm.tensor_parallel_size} is not a power of two up to the {gpus} GPU(s) of "
+                f"{sm.instance_type}",
+                f"use one of {', '.join(map(str, valid))}, or remove it (default: all GPUs)",
+            )
+        )
+
+
+def _check_memory(config: DeploymentConfig, out: list[Problem]) -> None:
+    sm = config.sagemaker
+    if sm is None:
+        return
+    if sm.max_model_len > sm.model_spec.max_context:
+        out.append(
+            Problem(
+                "sagemaker.max_model_len",
+                f"{sm.max_model_len} is longer than {sm.model}'s {sm.model_spec.max_context}-token "
+                "context",
+                f"set at most {sm.model_spec.max_context}",
+            )
+        )
+        return
+    plan = memory_plan(sm)
+    if plan is None or plan.fits or plan.gpus > plan.instance.gpu_count:
+        return
+    fixes = []
+    if plan.context_that_fits >= 1024:
+        fixes.append(f"lower max_model_len to {plan.context_that_fits}")
+    if plan.sequences_that_fit >= 1:
+        fixes.append(f"lower concurrency to {plan.sequences_that_fit}")
+    bigger = _instances_that_fit(sm, config.region)
+    if bigger:
+        fixes.append(f"use a larger instance type ({', '.join(bigger)})")
+    if not fixes:
+        fixes.append("choose gpt-oss-20b or a larger instance type")
+    out.append(
+        Problem(
+            "sagemaker",
+            f"the model does not fit: {plan.describe()}",
+            "; or ".join(fixes),
+        )
+    )
+
+
+def _check_kms(config: DeploymentConfig, out: list[Problem]) -> None:
+    sm = config.sagemaker
+    if sm is None or sm.volume_kms_key_arn is None:
+        return
+    instance = INSTANCE_TYPES.get(sm.instance_type)
+    if instance is not None and instance.local_nvme:
+        out.append(
+            Problem(
+                "sagemaker.volume_kms_key_arn",
+                f"{sm.instance_type} has local NVMe storage, encrypted by the instance's "
+                "hardware; CreateEndpointConfig fails when a KmsKeyId is given for it",
+                "remove volume_kms_key_arn (the NVMe volume is already encrypted at rest)",
+            )
+        )
+    elif not KMS_KEY_ARN.match(sm.volume_kms_key_arn):
+        out.append(
+            Problem(
+                "sagemaker.volume_kms_key_arn",
+                f"{sm.volume_kms_key_arn!r} is not a KMS key or alias ARN",
+                "use arn:aws:kms:<region>:<account>:key/<id>",
+            )
+        )
+
+
+def _check_scaling(config: DeploymentConfig, out: list[Problem]) -> None:
+    sm = config.sagemaker
+    if sm is None:
+        return
+    if sm.scale_to_zero and not sm.inference_components:
+        out.append(
+            Problem(
+                "sagemaker.scale_to_zero",
+                "scaling to zero needs inference components (a model on the variant keeps at "
+                "least one instance)",
+                "set inference_components: true (with min_copies: 0), or scale_to_zero: false",
+            )
+        )
+    zero_copies = sm.inference_components and sm.min_copies == 0
+    if (zero_copies or sm.min_instances == 0) and not sm.scale_to_zero:
+        field = "sagemaker.min_copies" if zero_copies else "sagemaker.min_instances"
+        out.append(
+            Problem(
+                field,
+                "0 means scaling to zero, which is off",
+                "set scale_to_zero: true (inference components only), or a minimum of 1",
+            )
+        )
+    if sm.scale_to_zero and sm.inference_components and sm.min_copies != 0:
+        out.append(
+            Problem(
+                "sagemaker.min_copies",
+                f"is {sm.min_copies} while scale_to_zero is on",
+                "set min_copies: 0 (the endpoint starts with one copy and scales down when idle)",
+            )
+        )
+    if sm.min_instances > sm.max_instances:
+        out.append(
+            Problem(
+                "sagemaker.min_instances",
+                f"{sm.min_instances} is more than max_instances {sm.max_instances}",
+                f"set max_instances to at least {sm.min_instances}",
+            )
+        )
+    if sm.inference_components and sm.min_copies > sm.max_copies:
+        out.append(
+            Problem(
+                "sagemaker.min_copies",
+                f"{sm.min_copies} is more than max_copies {sm.max_copies}",
+                f"set max_copies to at least {sm.min_copies}",
+            )
+        )
+
+
+def _check_sources(config: DeploymentConfig, out: list[Problem]) -> None:
+    sm = config.sagemaker
+    if sm is None:
+        return
+    if sm.image_uri is not None and not ECR_IMAGE.match(sm.image_uri):
+        out.append(
+            Problem(
+                "sagemaker.image_uri",
+                f"{sm.image_uri!r} is not an Amazon ECR image with a tag or digest; SageMaker "
+                "hosting pulls only from ECR",
+                "push the image to ECR (<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>), "
+                "or remove image_uri to build inference_container/",
+            )
+        )
+
+
+def _check_bedrock_region(config: DeploymentConfig, out: list[Problem]) -> None:
+    if config.bedrock is None or config.allow_unlisted_regions:
+        return
+    if config.region not in BEDROCK_GPT_OSS_REGIONS:
+        out.append(
+            Problem(
+                "region",
+                f"Bedrock is not known to offer gpt-oss in {config.region}",
+                f"use one of {', '.join(sorted(BEDROCK_GPT_OSS_REGIONS))}, set bedrock: null, "
+                "or set allow_unlisted_regions: true after checking `aws bedrock "
+                f"list-foundation-models --by-provider openai --region {config.region}`",
+            )
+        )
+
+
+def _name_problem(field: str, name: str, ok: bool, rule: str, over: int) -> Problem | None:
+    if ok:
+        return None
+    shorten = (
+        f"shorten project and/or environment by {over} character(s)"
+        if over > 0
+        else "use only the characters the rule allows"
+    )
+    return Problem(field, f"{name!r} is not a valid name ({rule})", shorten)
+
+
+def _check_names(config: DeploymentConfig, out: list[Problem]) -> None:
+    names = config.names
+    checks: list[tuple[str, str, bool, str, int]] = [
+        (
+            "sagemaker_stack",
+            names.sagemaker_stack,
+            bool(STACK_NAME.match(names.sagemaker_stack))
+            and len(names.sagemaker_stack) <= STACK_NAME_MAX,
+            f"CloudFormation stack names: {STACK_NAME_MAX} characters",
+            len(names.sagemaker_stack) - STACK_NAME_MAX,
+        ),
+        (
+            "ledger_table",
+            names.ledger_table,
+            bool(TABLE_NAME.match(names.ledger_table)),
+            "DynamoDB table names: 3-255 of a-z A-Z 0-9 _ . -",
+            len(names.ledger_table) - 255,
+        ),
+        (
+            "budget",
+            names.budget,
+            len(names.budget) <= BUDGET_NAME_MAX,
+            f"AWS Budgets names: {BUDGET_NAME_MAX} characters",
+            len(names.budget) - BUDGET_NAME_MAX,
+        ),
+    ]
+    if config.sagemaker is not None:
+        sagemaker_names = [("endpoint", names.endpoint)]
+        if config.sagemaker.inference_components:
+            sagemaker_names.append(("inference_component", names.inference_component))
+        for what, name in sagemaker_names:
+            checks.append(
+                (
+                    what,
+                    name,
+                    bool(SAGEMAKER_NAME.match(name)) and len(name) <= SAGEMAKER_NAME_MAX,
+                    f"SageMaker names: {SAGEMAKER_NAME_MAX} letters, digits and hyphens",
+                    len(name) - SAGEMAKER_NAME_MAX,
+                )
+            )
+    if config.bedrock is not None:
+        for team, model in config.bedrock.teams.items():
+            if not TEAM.match(team):
+                suggestion = re.sub(r"[^a-z0-9]+", "-", team.lower()).strip("-") or "team"
+                out.append(
+                    Problem(
+                        "bedrock.teams",
+                        f"{team!r} is not a team name (lower-case letters, digits, hyphens)",
+                        f"use e.g. {suggestion!r}",
+                    )
+                )
+                continue
+            if model not in config.bedrock.models:
+                out.append(
+                    Problem(
+                        f"bedrock.teams.{team}",
+                        f"{model} is not one of bedrock.models {list(config.bedrock.models)}",
+                        f"add {model} to bedrock.models, or give the team one of those",
+                    )
+                )
+            name = names.inference_profile(team, model)
+            checks.append(
+                (
+                    "bedrock.teams",
+                    name,
+                    bool(PROFILE_NAME.match(name)) and len(name) <= PROFILE_NAME_MAX,
+                    f"Bedrock inference profile names: {PROFILE_NAME_MAX} characters",
+                    len(name) - PROFILE_NAME_MAX,
+                )
+            )
+    for field, name, ok, rule, over in checks:
+        problem = _name_problem(
+            f"names.{field}" if "." not in field else field, name, ok, rule, over
+        )
+        if problem is not None:
+            out.append(problem)
+
+
+def _check_cost(config: DeploymentConfig, out: list[Problem]) -> None:
+    cost = config.cost
+    for email in cost.alert_emails:
+        if not EMAIL.match(email):
+            out.append(Problem("cost.alert_emails", f"{email!r} is not an email address", "fix it"))
+    # A budget has at most 5 notifications (AWS Budgets quotas); the forecast alert is one.
+    if len(cost.alert_thresholds_percent) + 1 > MAX_BUDGET_NOTIFICATIONS:
+        out.append(
+            Problem(
+                "cost.alert_thresholds_percent",
+                f"{len(cost.alert_thresholds_percent)} thresholds plus the forecast alert exceed "
+                f"the {MAX_BUDGET_NOTIFICATIONS} notifications a budget can have",
+                f"keep at most {MAX_BUDGET_NOTIFICATIONS - 1} thresholds",
+            )
+        )
+    for threshold in cost.alert_thresholds_percent:
+        if not 1 <= threshold <= 1000:
+            out.append(
+                Problem(
+                    "cost.alert_thresholds_percent",
+                    f"{threshold} is outside 1-1000 percent",
+                    "use percentages of the budget such as 50, 80, 100",
+                )
+            )
+
+
+CHECKS: tuple[Check, ...] = (
+    _check_instance,
+    _check_parallelism,
+    _check_memory,
+    _check_kms,
+    _check_scaling,
+    _check_sources,
+    _check_bedrock_region,
+    _check_names,
+    _check_cost,
+)
+
+
+def find_problems(config: DeploymentConfig) -> list[Problem]:
+    """Every problem in ``config``; empty when it can be synthesized."""
+    out: list[Problem] = []
+    for check in CHECKS:
+        check(config, out)
+    return out
+
+
+def validate(config: DeploymentConfig, source: str | None = None) -> DeploymentConfig:
+    """Return ``config`` if it is valid; raise InvalidConfigurationError listing all problems."""
+    problems = find_problems(config)
+    if problems:
+        raise InvalidConfigurationError(source or f"environment {config.environment!r}", problems)
+    return config
