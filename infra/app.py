@@ -12,14 +12,14 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from gptoss_infra.config import (
+from gptoss_aws.deployment.config import (
     DEFAULT_ENVIRONMENT,
     InvalidConfigurationError,
     environment_file,
     load_environment,
 )
+from gptoss_aws.deployment.validation import validate
 from gptoss_infra.stacks import build_app
-from gptoss_infra.validation import validate
 
 ENVIRONMENTS = Path(__file__).resolve().parent / "environments"
 

@@ -22,7 +22,7 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from gptoss_infra.config import PRESETS, DeploymentConfig, from_preset, load_environment
+from gptoss_aws.deployment.config import PRESETS, DeploymentConfig, from_preset, load_environment
 from gptoss_infra.stacks import build_app
 
 REPO = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ from aws_cdk.assertions import Match
 from conftest import Synthesized
 from harness import deploy_to_moto
 
-from gptoss_infra.validation import container_environment
+from gptoss_aws.deployment.validation import container_environment
 
 
 def sagemaker(synth: Synthesized) -> dict[str, Any]:

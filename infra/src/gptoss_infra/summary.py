@@ -496,8 +496,8 @@ def acknowledgements_table(assemblies: Mapping[str, AssemblySummary]) -> str:
 
 def configuration_reference() -> str:
     """Every configuration field with its type and description (default and source), from
-    the field docstrings in ``gptoss_infra.config``."""
-    from gptoss_infra.config import (  # pydantic models only; no CDK
+    the field docstrings in ``gptoss_aws.deployment.config``."""
+    from gptoss_aws.deployment.config import (  # pydantic models only; no CDK
         BedrockConfig,
         CostConfig,
         DeploymentConfig,
@@ -515,7 +515,11 @@ def configuration_reference() -> str:
         out += [f"**{title}**", "", "| field | type | meaning and default |", "|---|---|---|"]
         for name, info in model.model_fields.items():
             kind = str(info.annotation).replace("typing.", "").replace("<class '", "")
-            kind = kind.replace("'>", "").replace("gptoss_infra.config.", "").replace("|", "\\|")
+            kind = (
+                kind.replace("'>", "")
+                .replace("gptoss_aws.deployment.config.", "")
+                .replace("|", "\\|")
+            )
             text = " ".join((info.description or "").split()).replace("``", "`")
             text = text.replace("|", "\\|")
             out.append(f"| `{name}` | `{kind}` | {text} |")
@@ -555,7 +559,7 @@ def read_sections(text: str, names: Iterable[str]) -> dict[str, str]:
 
 def synthesize_presets(workdir: Path) -> dict[str, AssemblySummary]:
     """Synthesize every preset (with the nag packs) into ``workdir/<preset>`` and read it."""
-    from gptoss_infra.config import PRESETS  # CDK is imported only to build docs
+    from gptoss_aws.deployment.config import PRESETS  # CDK is imported only to build docs
     from gptoss_infra.stacks import build_app
 
     out = {}

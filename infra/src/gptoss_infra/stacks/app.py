@@ -6,12 +6,12 @@ from typing import Any
 
 from aws_cdk import App
 
-from gptoss_infra.config import DeploymentConfig
+from gptoss_aws.deployment.config import DeploymentConfig
+from gptoss_aws.deployment.validation import validate
 from gptoss_infra.stacks.bedrock_stack import GptOssBedrockStack
 from gptoss_infra.stacks.cost_stack import GptOssCostStack
 from gptoss_infra.stacks.nag import add_rule_packs
 from gptoss_infra.stacks.sagemaker_stack import GptOssSageMakerStack
-from gptoss_infra.validation import validate
 
 
 def build_app(
@@ -23,7 +23,7 @@ def build_app(
 ) -> App:
     """The app with one stack per component ``config`` enables, validated first.
 
-    :param config: the deployment; ``gptoss_infra.validation`` checks it before any
+    :param config: the deployment; ``gptoss_aws.deployment.validation`` checks it before any
         construct exists and raises InvalidConfigurationError listing every problem.
     :param outdir: cloud assembly directory. Default: CDK's (``cdk.out``, or what the CLI
         passes in CDK_OUTDIR).

@@ -7,8 +7,9 @@ from typing import Any
 
 from constructs import Construct
 
+from gptoss_aws.deployment.config import DeploymentConfig, ResourceNames, SageMakerConfig
+from gptoss_aws.deployment.validation import gpus_per_replica, resolved_utilization
 from gptoss_aws.instances import INSTANCE_TYPES
-from gptoss_infra.config import DeploymentConfig, ResourceNames, SageMakerConfig
 from gptoss_infra.constructs.sagemaker import (
     BlueGreenUpdate,
     DataCaptureOptions,
@@ -26,7 +27,6 @@ from gptoss_infra.constructs.sagemaker import (
 )
 from gptoss_infra.stacks.alerts import AlarmTopic
 from gptoss_infra.stacks.common import GptOssStack
-from gptoss_infra.validation import gpus_per_replica, resolved_utilization
 
 
 def endpoint_props(

@@ -11,18 +11,18 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gptoss_aws.deployment.config import (
+    DeploymentConfig,
+    InvalidConfigurationError,
+    Problem,
+    SageMakerConfig,
+)
 from gptoss_aws.instances import (
     INSTANCE_TYPES,
     MIN_COMPUTE_CAPABILITY,
     InstanceType,
 )
 from gptoss_aws.models import ModelSpec
-from gptoss_infra.config import (
-    DeploymentConfig,
-    InvalidConfigurationError,
-    Problem,
-    SageMakerConfig,
-)
 
 GIB = 1024**3
 

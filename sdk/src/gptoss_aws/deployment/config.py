@@ -8,7 +8,7 @@ the preset's SageMaker settings (``"sagemaker": null`` removes the endpoint).
 
 Two layers check a configuration, and both report every problem at once with its fix:
 pydantic checks each field on its own (types, ranges, unknown keys: a typo must not leave a
-default silently in place), then ``gptoss_infra.validation`` checks what only the whole
+default silently in place), then ``gptoss_aws.deployment.validation`` checks what only the whole
 configuration can tell (does the model fit the GPU, is the instance offered in the region).
 """
 
@@ -202,7 +202,7 @@ class DeploymentConfig(_Strict):
 
     environment: str = Field(default=DEFAULT_ENVIRONMENT, pattern=_IDENTIFIER.pattern)
     """Environment name, from the file name; part of every resource name and tag (the
-    length limit comes from the names it ends up in: ``gptoss_infra.validation``)."""
+    length limit comes from the names it ends up in: ``gptoss_aws.deployment.validation``)."""
 
     project: str = Field(default="gptoss", pattern=_IDENTIFIER.pattern)
     """Project name; part of every resource name and the ``project`` cost tag."""

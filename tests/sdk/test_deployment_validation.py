@@ -1,16 +1,12 @@
 """Each invalid configuration is refused before synthesis, with its own message and fix."""
 
-import json
-from importlib import resources
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gptoss_aws.instances import INSTANCE_TYPES
-from gptoss_aws.models import GPT_OSS_120B
-from gptoss_infra.config import (
+from gptoss_aws.deployment.config import (
     PRESETS,
     DeploymentConfig,
     InvalidConfigurationError,
@@ -18,7 +14,7 @@ from gptoss_infra.config import (
     SageMakerConfig,
     from_preset,
 )
-from gptoss_infra.validation import (
+from gptoss_aws.deployment.validation import (
     BEDROCK_GPT_OSS_REGIONS,
     LOAD_FACTOR,
     container_environment,
@@ -26,6 +22,8 @@ from gptoss_infra.validation import (
     memory_plan,
     validate,
 )
+from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_aws.models import GPT_OSS_120B
 
 
 def problems_of(
@@ -322,27 +320,3 @@ def test_every_instance_row_can_be_checked() -> None:
                 allow_unlisted_regions=True, sagemaker=SageMakerConfig(instance_type=name)
             )
         )
-
-
-# --- the SDK's instance table against cfn-lint's copy of the AWS Price List -------------
-
-
-def test_the_instance_table_matches_the_hosting_offers_cfn_lint_ships() -> None:
-    # gptoss_aws.instances copied its region lists from cfn-lint 1.58.0; when cfn-lint (the
-    # pinned one in .venv-cdk) is upgraded, this says which rows to update.
-    data = json.loads(
-        resources.files("cfnlint")
-        .joinpath("data/schemas/extensions/aws_sagemaker_hosting/instancetype_enum.json")
-        .read_text()
-    )
-    offered: dict[str, set[str]] = {}
-    for region, entry in data.items():
-        if isinstance(entry, dict):
-            for name in entry["enum"]:
-                offered.setdefault(name, set()).add(region)
-    stale = {
-        name: sorted(offered.get(name, set()) ^ row.hosting_regions)
-        for name, row in INSTANCE_TYPES.items()
-        if offered.get(name, set()) != row.hosting_regions
-    }
-    assert stale == {}

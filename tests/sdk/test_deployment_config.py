@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_infra.config import (
+from gptoss_aws.deployment.config import (
     DEFAULT_PRESET,
     PRESETS,
     DeploymentConfig,
@@ -14,7 +14,7 @@ from gptoss_infra.config import (
     from_preset,
     load_environment,
 )
-from gptoss_infra.validation import find_problems
+from gptoss_aws.deployment.validation import find_problems
 
 ENVIRONMENTS = Path(__file__).resolve().parents[2] / "infra" / "environments"
 
