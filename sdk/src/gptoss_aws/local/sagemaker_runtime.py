@@ -49,8 +49,9 @@ class SageMakerRuntimeStandIn:
     """Serve ``endpoints`` (name -> container base URL) the way SageMaker runtime does.
 
     ``inference_components`` (component name -> container base URL) are reached with
-    ``InferenceComponentName``; ``max_part`` bounds the random PayloadPart sizes; ``seed``
-    makes the splits repeatable.
+    ``InferenceComponentName``; ``default_upstream`` serves any other endpoint or component
+    name (for notebooks that create endpoints with generated names); ``max_part`` bounds the
+    random PayloadPart sizes; ``seed`` makes the splits repeatable.
     """
 
     def __init__(
@@ -58,6 +59,7 @@ class SageMakerRuntimeStandIn:
         endpoints: Mapping[str, str],
         *,
         inference_components: Mapping[str, str] | None = None,
+        default_upstream: str | None = None,
         port: int = 0,
         seed: int | None = None,
         max_part: int = 64,
@@ -69,6 +71,7 @@ class SageMakerRuntimeStandIn:
             raise ValueError(f"max_part must be >= 1, got {max_part}")
         self.endpoints = dict(endpoints)
         self.inference_components = dict(inference_components or {})
+        self.default_upstream = default_upstream
         self.random = random.Random(seed)  # noqa: S311 - split points, not secrets
         self.max_part = max_part
         self.cut_after_bytes = cut_after_bytes
@@ -116,8 +119,8 @@ class SageMakerRuntimeStandIn:
 
     def _upstream(self, endpoint: str, component: str | None) -> str | None:
         if component:
-            return self.inference_components.get(component)
-        return self.endpoints.get(endpoint)
+            return self.inference_components.get(component, self.default_upstream)
+        return self.endpoints.get(endpoint, self.default_upstream)
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         standin = self
