@@ -51,7 +51,7 @@ lint: envs
 
 typecheck: envs
 	$(DEV)/bin/mypy --config-file pyproject.toml sdk/src tests/sdk
-	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e
+	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e tools/local_demo.py
 	$(CDK)/bin/mypy --config-file pyproject.toml infra/src infra/app.py tests/infra
 	$(ENGINE)/bin/mypy --config-file pyproject.toml inference_container/src tests/container
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
@@ -24,7 +23,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 import boto3  # noqa: E402
-from serverproc import Server, cpu_env, free_port, start_server  # noqa: E402
+from serverproc import serve_tiny  # noqa: E402
 
 from gptoss_aws import GptOss, Tracker, open_ledger  # noqa: E402
 from gptoss_aws.costing.capacity import InstanceTimeline  # noqa: E402
@@ -41,34 +40,6 @@ WEATHER = {
         "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
     },
 }
-
-
-def build_model(engine_python: str, cache: Path, kind: str) -> Path:
-    out = cache / kind
-    subprocess.run(
-        [
-            engine_python,
-            "-m",
-            "gptoss_tiny",
-            "build",
-            "--kind",
-            kind,
-            "--out",
-            str(out),
-            "--if-missing",
-        ],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    return out
-
-
-def serve(engine_python: str, cache: Path, logs: Path, kind: str) -> Server:
-    model = build_model(engine_python, cache, kind)
-    port = free_port()
-    env = cpu_env(model, port)
-    env["GPTOSS_SERVED_MODEL_NAME"] = "gpt-oss-20b"
-    return start_server(env, logs / f"{kind}.log", port, python=engine_python)
 
 
 def session(url: str, ledger_path: Path) -> None:
@@ -131,7 +102,7 @@ def main() -> int:
     print("starting the container twice (chat and tool models) on CPU: about a minute ...")
     with ThreadPoolExecutor(2) as pool:
         chat, tool = pool.map(
-            lambda kind: serve(args.engine_python, args.cache, work, kind), ["chat", "tool"]
+            lambda kind: serve_tiny(args.engine_python, args.cache, work, kind), ["chat", "tool"]
         )
     try:
         endpoints = {"gptoss-20b-chat": chat.url, "gptoss-20b-tools": tool.url}

@@ -8,14 +8,13 @@ GPTOSS_ENGINE_PYTHON (make test sets it).
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
 import pytest
-from serverproc import Server, cpu_env, free_port, start_server
+from serverproc import Server, serve_tiny
 
 from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
 
@@ -54,26 +53,6 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(shared) if shared else tmp_path_factory.mktemp("tiny-models")
 
 
-def _model(engine_python: str, cache: Path, kind: str) -> Path:
-    out = cache / kind
-    subprocess.run(
-        [
-            engine_python,
-            "-m",
-            "gptoss_tiny",
-            "build",
-            "--kind",
-            kind,
-            "--out",
-            str(out),
-            "--if-missing",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return out
-
-
 @pytest.fixture(scope="session")
 def containers(
     engine_python: str, tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory
@@ -82,11 +61,7 @@ def containers(
     logs = tmp_path_factory.mktemp("container-logs")
 
     def serve(kind: str) -> Server:
-        model = _model(engine_python, tiny_cache, kind)
-        port = free_port()
-        env = cpu_env(model, port)
-        env["GPTOSS_SERVED_MODEL_NAME"] = "gpt-oss-20b"
-        return start_server(env, logs / f"{kind}.log", port, python=engine_python)
+        return serve_tiny(engine_python, tiny_cache, logs, kind)
 
     with ThreadPoolExecutor(2) as pool:
         chat, tool = pool.map(serve, ["chat", "tool"])

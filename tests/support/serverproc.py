@@ -98,3 +98,21 @@ def start_server(
         time.sleep(1)
     server.stop()
     raise RuntimeError(f"server not ready in {START_TIMEOUT_S} s:\n{server.log()[-6000:]}")
+
+
+def build_tiny_model(engine_python: str, cache: Path, kind: str) -> Path:
+    """Build (once; cached) a tiny gpt-oss checkpoint with the engine environment's Python."""
+    out = cache / kind
+    build = ["build", "--kind", kind, "--out", str(out), "--if-missing"]
+    subprocess.run([engine_python, "-m", "gptoss_tiny", *build], check=True, capture_output=True)
+    return out
+
+
+def serve_tiny(
+    engine_python: str, cache: Path, logs: Path, kind: str, served_name: str = "gpt-oss-20b"
+) -> Server:
+    """The container's entrypoint serving a tiny model, from another environment's Python."""
+    model = build_tiny_model(engine_python, cache, kind)
+    port = free_port()
+    env = cpu_env(model, port, GPTOSS_SERVED_MODEL_NAME=served_name)
+    return start_server(env, logs / f"{kind}.log", port, python=engine_python)
