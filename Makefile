@@ -124,5 +124,5 @@ synth: $(CDK)/.installed node_modules/.installed
 deploy: $(CDK)/.installed node_modules/.installed
 	npx cdk deploy --all -c env=$(CDK_ENV)
 
-test-infra: $(CDK)/.installed
+test-infra: $(CDK)/.installed node_modules/.installed
 	$(CDK)/bin/pytest tests/infra
