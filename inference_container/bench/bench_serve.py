@@ -11,9 +11,15 @@ cost of 1M output tokens at your instance's hourly price, next to the published 
     # report saved results again, e.g. at another price
     python bench_serve.py report results/*.json --hourly-price-usd 7.912
 
-A SageMaker endpoint itself cannot be the target: InvokeEndpoint needs SigV4-signed
-requests, which `vllm bench serve` does not make. Run the same image on a GPU instance
-of the same type and benchmark that (see README.md).
+    # a deployed SageMaker endpoint, through sagemaker_proxy.py on 127.0.0.1 (needs boto3
+    # and AWS credentials allowed sagemaker:InvokeEndpoint)
+    python bench_serve.py run --sagemaker-endpoint gptoss-120b --region us-east-1 \
+        --model gpt-oss-120b --tokenizer /path/to/gpt-oss-120b --hourly-price-usd 7.912
+
+InvokeEndpoint needs SigV4-signed requests, which `vllm bench serve` does not make, so
+--sagemaker-endpoint starts the proxy in this process and benchmarks through it: the
+latencies then include signing, the proxy hop and the round trip to SageMaker's runtime
+API, as an application calling the endpoint sees them.
 """
 
 from __future__ import annotations
@@ -24,12 +30,14 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 SECONDS_PER_HOUR = 3600.0
+DEFAULT_HARDWARE = "this run"
 
 
 @dataclass(frozen=True)
@@ -152,8 +160,9 @@ def _ms(stat: Stat) -> str:
 def format_report(
     results: Sequence[BenchResult],
     hourly_price_usd: float | None,
-    hardware: str = "this run",
+    hardware: str = DEFAULT_HARDWARE,
     anchors: Iterable[Anchor] = ANCHORS,
+    note: str | None = None,
 ) -> str:
     """A Markdown report: our runs, then the published anchors at the same price."""
     price = f"${hourly_price_usd:g}/h" if hourly_price_usd is not None else "no price given"
@@ -163,8 +172,8 @@ def format_report(
             return None
         return usd_per_million_output_tokens(hourly_price_usd, tok_s)
 
-    lines = [
-        f"Output-token cost at {price}, instance time only.",
+    lines = [*([note, ""] if note else []), f"Output-token cost at {price}, instance time only."]
+    lines += [
         "",
         "| run | hardware | concurrency | ok / failed | output tok/s "
         "| TTFT ms mean / p50 / p99 | TPOT ms mean / p50 / p99 | $ per 1M output tokens |",
@@ -268,29 +277,79 @@ def default_runs(saturation_concurrency: int, c1_prompts: int, sat_prompts: int)
     ]
 
 
-def _run(args: argparse.Namespace) -> int:
+# How a run reaches a SageMaker endpoint: given the parsed arguments, a context manager
+# yielding an OpenAI-compatible base URL. Tests swap in their own; nothing calls AWS then.
+ProxyStarter = Callable[[argparse.Namespace], AbstractContextManager[str]]
+BenchRunner = Callable[[list[str]], None]
+
+SAGEMAKER_NOTE = (
+    "Measured through sagemaker_proxy.py on 127.0.0.1 against SageMaker endpoint {name}: "
+    "TTFT, TPOT and latency include SigV4 signing, the proxy hop and the round trip to "
+    "the SageMaker runtime API (InvokeEndpointWithResponseStream), as a client of the "
+    "endpoint sees them."
+)
+
+
+def start_sagemaker_proxy(args: argparse.Namespace) -> AbstractContextManager[str]:
+    # Imported here: boto3 is needed only for this path, and the proxy sits next to this
+    # file, which may have been loaded by path rather than run from its directory.
+    here = str(Path(__file__).resolve().parent)
+    if here not in sys.path:
+        sys.path.insert(0, here)
+    from sagemaker_proxy import serve_in_thread
+
+    return serve_in_thread(
+        args.sagemaker_endpoint,
+        inference_component=args.inference_component,
+        served_model_name=args.model,
+        region=args.region,
+        profile=args.profile,
+        endpoint_url=args.sagemaker_endpoint_url,
+        # One connection per request in flight, so none waits for, or reopens, one.
+        max_connections=max(args.saturation_concurrency, 1),
+    )
+
+
+def run_vllm_bench(command: list[str]) -> None:
+    subprocess.run(command, check=True)
+
+
+def _run(
+    args: argparse.Namespace,
+    start_proxy: ProxyStarter = start_sagemaker_proxy,
+    run_bench: BenchRunner = run_vllm_bench,
+) -> int:
     result_dir = Path(args.result_dir)
     result_dir.mkdir(parents=True, exist_ok=True)
+    note, hardware = None, args.hardware
+    target: AbstractContextManager[str] = nullcontext(args.base_url)
+    if args.sagemaker_endpoint:
+        note = SAGEMAKER_NOTE.format(name=args.sagemaker_endpoint)
+        if hardware == DEFAULT_HARDWARE:
+            hardware = f"endpoint {args.sagemaker_endpoint}"
+        target = start_proxy(args)
+        print(note, flush=True)
     results = []
-    for spec in default_runs(args.saturation_concurrency, args.c1_prompts, args.sat_prompts):
-        bench = bench_args(
-            spec,
-            base_url=args.base_url,
-            model=args.model,
-            tokenizer=args.tokenizer,
-            input_len=args.input_len,
-            output_len=args.output_len,
-            result_dir=result_dir,
-            endpoint=args.endpoint,
-            ignore_eos=args.ignore_eos,
-        )
-        print(f"running: vllm bench serve {shlex.join(bench)}", flush=True)
-        if args.dry_run:
-            continue
-        subprocess.run(launcher(args.launcher) + bench, check=True)
-        results.append(load_result(result_dir / f"{spec.label}.json"))
+    with target as base_url:
+        for spec in default_runs(args.saturation_concurrency, args.c1_prompts, args.sat_prompts):
+            bench = bench_args(
+                spec,
+                base_url=base_url,
+                model=args.model,
+                tokenizer=args.tokenizer,
+                input_len=args.input_len,
+                output_len=args.output_len,
+                result_dir=result_dir,
+                endpoint=args.endpoint,
+                ignore_eos=args.ignore_eos,
+            )
+            print(f"running: vllm bench serve {shlex.join(bench)}", flush=True)
+            if args.dry_run:
+                continue
+            run_bench(launcher(args.launcher) + bench)
+            results.append(load_result(result_dir / f"{spec.label}.json"))
     if results:
-        report = format_report(results, args.hourly_price_usd, args.hardware)
+        report = format_report(results, args.hourly_price_usd, hardware, note=note)
         (result_dir / "report.md").write_text(report + "\n")
         print(report)
     return 0
@@ -302,11 +361,28 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(
+    argv: Sequence[str] | None = None,
+    *,
+    start_proxy: ProxyStarter = start_sagemaker_proxy,
+    run_bench: BenchRunner = run_vllm_bench,
+) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the benchmark, then report")
-    run.add_argument("--base-url", required=True, help="e.g. http://127.0.0.1:8080")
+    target = run.add_mutually_exclusive_group(required=True)
+    target.add_argument("--base-url", help="e.g. http://127.0.0.1:8080")
+    target.add_argument(
+        "--sagemaker-endpoint",
+        metavar="NAME",
+        help="a deployed SageMaker endpoint, reached through sagemaker_proxy.py",
+    )
+    run.add_argument("--inference-component", help="with --sagemaker-endpoint")
+    run.add_argument("--region", help="with --sagemaker-endpoint (default: AWS config)")
+    run.add_argument("--profile", help="with --sagemaker-endpoint: AWS profile")
+    run.add_argument(
+        "--sagemaker-endpoint-url", help="with --sagemaker-endpoint: runtime URL (a stand-in)"
+    )
     run.add_argument("--model", required=True, help="served model name, e.g. gpt-oss-120b")
     run.add_argument("--tokenizer", help="local model directory (offline tokenizer)")
     run.add_argument("--endpoint", default="/v1/chat/completions")
@@ -323,9 +399,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     report.add_argument("results", nargs="+", help="JSON files from --save-result")
     for sub in (run, report):
         sub.add_argument("--hourly-price-usd", type=float, help="instance price, $/hour")
-        sub.add_argument("--hardware", default="this run", help='e.g. "1x H100 (p5.4xlarge)"')
+        sub.add_argument("--hardware", default=DEFAULT_HARDWARE, help='e.g. "1x H100 (p5.4xlarge)"')
     args = parser.parse_args(argv)
-    return _run(args) if args.command == "run" else _report(args)
+    if args.command == "report":
+        return _report(args)
+    sagemaker_only = ("inference_component", "region", "profile", "sagemaker_endpoint_url")
+    if not args.sagemaker_endpoint and any(getattr(args, name) for name in sagemaker_only):
+        parser.error(
+            "--inference-component, --region, --profile and --sagemaker-endpoint-url "
+            "go with --sagemaker-endpoint"
+        )
+    return _run(args, start_proxy, run_bench)
 
 
 if __name__ == "__main__":

