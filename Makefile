@@ -51,7 +51,7 @@ lint: envs
 
 typecheck: envs
 	$(DEV)/bin/mypy --config-file pyproject.toml sdk/src tests/sdk
-	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e tools/local_demo.py
+	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e tools/local_demo.py inference_container/bench
 	$(CDK)/bin/mypy --config-file pyproject.toml infra/src infra/app.py tests/infra
 	$(ENGINE)/bin/mypy --config-file pyproject.toml inference_container/src tests/container
 
@@ -66,7 +66,7 @@ test-e2e: $(DEV)/.installed $(ENGINE)/.installed
 	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
 	$(DEV)/bin/pytest tests/e2e
 
-test: lint typecheck test-sdk test-container test-e2e test-infra
+test: lint typecheck typecheck-notebooks test-sdk test-container test-e2e test-infra test-notebooks
 
 serve-local: $(ENGINE)/.installed
 	$(ENGINE)/bin/python -m gptoss_tiny build --kind chat --out $(TINY_CACHE)/chat --if-missing
@@ -100,7 +100,7 @@ lock-engine:
 	} > requirements/engine.lock
 
 clean:
-	rm -rf $(DEV) $(ENGINE) $(CDK) node_modules cdk.out .cache .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(DEV) $(ENGINE) $(CDK) .venv-notebooks node_modules cdk.out .cache .pytest_cache .mypy_cache .ruff_cache
 
 # --- infrastructure: the CDK app (infra/, issue 4) -------------------------------------
 # jsii prints a banner on Node 20 unless its major version is listed here (the value is a
@@ -126,3 +126,42 @@ deploy: $(CDK)/.installed node_modules/.installed
 
 test-infra: $(CDK)/.installed node_modules/.installed
 	$(CDK)/bin/pytest tests/infra
+
+# --- notebooks: SageMaker Studio quickstarts run top to bottom in CI (issue 5) ----------
+# .venv-notebooks is what a Studio user has (SDK + reports + sagemaker v3) plus nbclient,
+# moto's server and a kernel named gptoss-aws installed inside the venv (--sys-prefix), so
+# the tests never touch the user's own Jupyter kernels.
+NOTEBOOKS := .venv-notebooks
+# SageMaker Python SDK telemetry (on by default) is switched off through an SDK defaults
+# file (SageMaker.PythonSDK.Modules.TelemetryOptOut); the tests write their own.
+
+.PHONY: test-notebooks typecheck-notebooks strip-notebooks lock-notebooks
+
+$(NOTEBOOKS)/.installed: requirements/notebooks.lock sdk/pyproject.toml
+	rm -rf $(NOTEBOOKS)
+	$(PYTHON) -m venv $(NOTEBOOKS)
+	$(NOTEBOOKS)/bin/pip install $(PIP_QUIET) -r requirements/notebooks.lock
+	$(NOTEBOOKS)/bin/pip install $(PIP_QUIET) --no-deps -e sdk
+	$(NOTEBOOKS)/bin/python -m ipykernel install --sys-prefix --name gptoss-aws \
+	  --display-name "Python (gptoss-aws)"
+	touch $@
+
+# Both notebooks top to bottom: moto's server for the control plane, the SageMaker runtime
+# stand-in in front of the container on CPU (started once), a Bedrock stand-in.
+test-notebooks: $(NOTEBOOKS)/.installed $(ENGINE)/.installed
+	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
+	$(NOTEBOOKS)/bin/pytest tests/notebooks
+
+typecheck-notebooks: $(NOTEBOOKS)/.installed
+	$(NOTEBOOKS)/bin/mypy --config-file pyproject.toml \
+	  sdk/src/gptoss_aws/deployment tests/notebooks tools/strip_notebooks.py
+
+# Committed notebooks carry no outputs or execution counts (tests/notebooks checks it).
+strip-notebooks: $(DEV)/.installed
+	$(DEV)/bin/python tools/strip_notebooks.py notebooks/*.ipynb
+
+lock-notebooks:
+	rm -rf /tmp/gptoss-lock-notebooks && $(PYTHON) -m venv /tmp/gptoss-lock-notebooks
+	/tmp/gptoss-lock-notebooks/bin/pip install $(PIP_QUIET) -r requirements/notebooks.in
+	{ echo "# Locked from requirements/notebooks.in by 'make lock-notebooks' (pip freeze of a clean venv)."; \
+	  /tmp/gptoss-lock-notebooks/bin/pip freeze; } > requirements/notebooks.lock

@@ -1,0 +1,323 @@
+"""What the notebook deploy path creates, worked out before anything is sent.
+
+``plan_endpoint`` turns the shared ``DeploymentConfig`` into the Model, EndpointConfig,
+Endpoint (and, with inference components, InferenceComponent) requests the CDK construct
+(``infra/src/gptoss_infra/constructs/sagemaker/endpoint.py``) would create for the same
+configuration: the same container settings, network isolation, uncompressed S3-prefix
+weights, timeouts, volume and routing rules, and cost tags. It needs no ``sagemaker``
+package, so it is testable anywhere and shows a user exactly what will be created.
+
+What only the CDK stack builds is not made here (execution role, KMS keys, log groups,
+autoscaling, alarms, dashboard, data capture bucket): a configuration that asks for one of
+those either gets a note on the plan (autoscaling: the endpoint stays at its initial size)
+or a problem (data capture: it would silently capture nothing).
+
+The request fields are the snake_case names of ``sagemaker.core.shapes``; nested values are
+plain dicts, which those pydantic shapes accept.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from gptoss_aws.deployment.config import (
+    DeploymentConfig,
+    InvalidConfigurationError,
+    Problem,
+    SageMakerConfig,
+)
+from gptoss_aws.deployment.validation import (
+    SAGEMAKER_NAME_MAX,
+    container_environment,
+    find_problems,
+)
+from gptoss_aws.instances import INSTANCE_TYPES
+
+# The CDK construct's defaults, kept equal to them (tests/notebooks/test_deploy_sagemaker.py
+# reads infra/src/gptoss_infra/constructs/sagemaker/endpoint_props.py to check):
+# ContainerStartupHealthCheckTimeoutInSeconds and ModelDataDownloadTimeoutInSeconds 1800 s
+# (a 61 GiB load is 3-6 min from S3 plus 5-10 min of vLLM start; aws-samples used 1200 s
+# for the 120b, REFERENCE.md; SageMaker allows 60-3600).
+DEFAULT_STARTUP_TIMEOUT_S = 1800
+DEFAULT_DOWNLOAD_TIMEOUT_S = 1800
+TIMEOUT_RANGE_S = (60, 3600)
+# EBS volume for instance types without local NVMe: twice the 120b checkpoint (60.8 GiB)
+# rounded up, so a re-download fits beside it (endpoint_props.DEFAULT_VOLUME_SIZE_GB).
+DEFAULT_VOLUME_SIZE_GB = 128
+# The SageMaker SDK's variant name, which the CDK construct also uses.
+VARIANT_NAME = "AllTraffic"
+# LLM requests last from milliseconds to minutes; random routing piles long ones on one
+# instance (endpoint_props.GptOssEndpointProps.routing_strategy).
+ROUTING_STRATEGY = "LEAST_OUTSTANDING_REQUESTS"
+# Host memory reserved per inference-component copy: vLLM's host process and the mapped
+# safetensors pages (endpoint_props.InferenceComponentOptions.min_memory_mb).
+COMPONENT_MIN_MEMORY_MB = 32768
+
+# s3://bucket/prefix/ (SageMaker reads an S3Prefix that ends in '/'; bucket naming rules).
+_S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/([^/]+/)+$")
+_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$")
+# To the millisecond, as the SageMaker SDK names its resources: two deployments in one
+# second must not collide.
+_STAMP = "%Y%m%d%H%M%S%f"
+
+
+@dataclass(frozen=True)
+class EndpointPlan:
+    """The requests the deploy path sends, in order, and what it leaves to the CDK app."""
+
+    region: str
+    model_short_name: str
+    instance_type: str
+    endpoint_name: str
+    model_name: str
+    endpoint_config_name: str
+    inference_component_name: str | None
+    model: dict[str, Any]
+    endpoint_config: dict[str, Any]
+    endpoint: dict[str, Any]
+    inference_component: dict[str, Any] | None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+def resource_tags(config: DeploymentConfig) -> list[dict[str, str]]:
+    """The cost tags every resource of the CDK SageMaker stack carries."""
+    tags = {**config.cost_tags, "component": "sagemaker"}
+    return [{"key": key, "value": value} for key, value in tags.items()]
+
+
+def stamped_name(base: str, at: datetime) -> str:
+    """``<base>-<UTC timestamp>`` within SageMaker's 63 characters: model and endpoint-config
+    names cannot be reused until deleted, so each deployment gets its own."""
+    stamp = at.astimezone(UTC).strftime(_STAMP)[:-3]
+    room = SAGEMAKER_NAME_MAX - len(stamp) - 1
+    return f"{base[:room].rstrip('-')}-{stamp}"
+
+
+def _input_problems(
+    sm: SageMakerConfig,
+    *,
+    weights_s3_uri: str,
+    execution_role_arn: str,
+    startup_timeout_s: int,
+    download_timeout_s: int,
+) -> list[Problem]:
+    problems = []
+    if sm.image_uri is None:
+        problems.append(
+            Problem(
+                "sagemaker.image_uri",
+                "the notebook path cannot build the container image (the CDK app builds it "
+                "as a Docker asset)",
+                "push inference_container/ to ECR and pass image_uri=<account>.dkr.ecr."
+                "<region>.amazonaws.com/<repo>:<tag>, or set it in the configuration",
+            )
+        )
+    if not _S3_PREFIX.match(weights_s3_uri):
+        problems.append(
+            Problem(
+                "weights_s3_uri",
+                f"{weights_s3_uri!r} is not an S3 prefix (s3://bucket/prefix/ ending in '/')",
+                "stage the uncompressed checkpoint under a prefix (the CDK stack's mirror job "
+                "writes s3://<weights bucket>/models/<model>/) and pass that prefix",
+            )
+        )
+    if not _ROLE_ARN.match(execution_role_arn):
+        problems.append(
+            Problem(
+                "execution_role_arn",
+                f"{execution_role_arn!r} is not an IAM role ARN",
+                "pass arn:aws:iam::<account>:role/<name>, a role SageMaker can assume that "
+                "reads the weights prefix and pulls the image",
+            )
+        )
+    low, high = TIMEOUT_RANGE_S
+    for name, value in (
+        ("startup_timeout_s", startup_timeout_s),
+        ("download_timeout_s", download_timeout_s),
+    ):
+        if not low <= value <= high:
+            problems.append(
+                Problem(
+                    name, f"{value} s is outside SageMaker's {low}-{high} s", f"use {low}-{high}"
+                )
+            )
+    if sm.data_capture:
+        problems.append(
+            Problem(
+                "sagemaker.data_capture",
+                "the notebook path creates no capture bucket, so nothing would be captured",
+                "deploy with the CDK app (make deploy), or set data_capture: false",
+            )
+        )
+    return problems
+
+
+def _notes(sm: SageMakerConfig) -> list[str]:
+    notes = []
+    low, high = (
+        (sm.min_copies, sm.max_copies)
+        if sm.inference_components
+        else (sm.min_instances, sm.max_instances)
+    )
+    unit = "copies" if sm.inference_components else "instances"
+    if high > low or sm.scale_to_zero:
+        notes.append(
+            f"autoscaling ({low}-{high} {unit}{', scale to zero' if sm.scale_to_zero else ''}) "
+            "is not set up from a notebook: the endpoint keeps its initial size; the CDK "
+            "app (make deploy) adds the scaling policies"
+        )
+    notes.append("no CloudWatch alarms, dashboard or rollback alarms: the CDK app creates those")
+    return notes
+
+
+def plan_endpoint(
+    config: DeploymentConfig,
+    *,
+    weights_s3_uri: str,
+    execution_role_arn: str,
+    image_uri: str | None = None,
+    endpoint_name: str | None = None,
+    startup_timeout_s: int = DEFAULT_STARTUP_TIMEOUT_S,
+    download_timeout_s: int = DEFAULT_DOWNLOAD_TIMEOUT_S,
+    now: datetime | None = None,
+) -> EndpointPlan:
+    """Validate ``config`` (the same ``find_problems`` as ``cdk synth``, plus what this path
+    needs) and return the requests; raise InvalidConfigurationError listing every problem.
+
+    ``image_uri`` overrides ``config.sagemaker.image_uri`` (and goes through the same ECR
+    check). ``endpoint_name`` defaults to the CDK stack's name for this environment
+    (``config.names.endpoint``), so reports and alarms recognise it either way.
+    """
+    if config.sagemaker is None:
+        raise InvalidConfigurationError(
+            f"environment {config.environment!r}",
+            [
+                Problem(
+                    "sagemaker", "is null: there is no endpoint to deploy", "pick a preset with one"
+                )
+            ],
+        )
+    if image_uri is not None:
+        config = config.model_copy(
+            update={"sagemaker": config.sagemaker.model_copy(update={"image_uri": image_uri})}
+        )
+    sm = config.sagemaker
+    assert sm is not None  # checked above; model_copy keeps it
+    names = config.names
+    endpoint = endpoint_name or names.endpoint
+    problems = find_problems(config)
+    problems += _input_problems(
+        sm,
+        weights_s3_uri=weights_s3_uri,
+        execution_role_arn=execution_role_arn,
+        startup_timeout_s=startup_timeout_s,
+        download_timeout_s=download_timeout_s,
+    )
+    if endpoint_name is not None and not re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", endpoint):
+        problems.append(
+            Problem(
+                "endpoint_name",
+                f"{endpoint!r} is not a SageMaker name",
+                f"use up to {SAGEMAKER_NAME_MAX} letters, digits and hyphens",
+            )
+        )
+    if problems:
+        raise InvalidConfigurationError(f"deployment of {endpoint!r}", problems)
+
+    instance = INSTANCE_TYPES[sm.instance_type]  # find_problems checked it is known
+    at = now or datetime.now(UTC)
+    tags = resource_tags(config)
+    environment = {"GPTOSS_SERVED_MODEL_NAME": sm.model, **container_environment(sm)}
+    model_name = stamped_name(endpoint, at)
+    config_name = stamped_name(endpoint, at)
+    component = names.inference_component if sm.inference_components else None
+
+    model = {
+        "model_name": model_name,
+        "execution_role_arn": execution_role_arn,
+        # The container never needs the network: weights come from S3, the image is offline.
+        "enable_network_isolation": True,
+        "primary_container": {
+            "image": sm.image_uri,
+            "model_data_source": {
+                "s3_data_source": {
+                    "s3_uri": weights_s3_uri,
+                    "s3_data_type": "S3Prefix",
+                    # Uncompressed: a tar.gz of 61 GiB would be unpacked on the instance.
+                    "compression_type": "None",
+                }
+            },
+            "environment": environment,
+        },
+        "tags": tags,
+    }
+    variant: dict[str, Any] = {
+        "variant_name": VARIANT_NAME,
+        "instance_type": sm.instance_type,
+        "initial_instance_count": max(1, sm.min_instances),
+        "routing_config": {"routing_strategy": ROUTING_STRATEGY},
+    }
+    if not instance.local_nvme:
+        # SageMaker rejects VolumeSizeInGB on types with local NVMe instance storage.
+        variant["volume_size_in_gb"] = DEFAULT_VOLUME_SIZE_GB
+    endpoint_config: dict[str, Any] = {
+        "endpoint_config_name": config_name,
+        "production_variants": [variant],
+        "tags": tags,
+    }
+    if sm.volume_kms_key_arn is not None:
+        endpoint_config["kms_key_id"] = sm.volume_kms_key_arn  # find_problems: EBS types only
+    inference_component = None
+    if component is None:
+        variant.update(
+            model_name=model_name,
+            initial_variant_weight=1.0,
+            container_startup_health_check_timeout_in_seconds=startup_timeout_s,
+            model_data_download_timeout_in_seconds=download_timeout_s,
+        )
+    else:
+        # Inference components: the variant hosts capacity, the component the model; the
+        # role and isolation move to the endpoint config, the timeouts to the component.
+        variant["managed_instance_scaling"] = {
+            "status": "ENABLED",
+            "min_instance_count": 0 if sm.scale_to_zero else sm.min_instances,
+            "max_instance_count": sm.max_instances,
+        }
+        endpoint_config["execution_role_arn"] = execution_role_arn
+        endpoint_config["enable_network_isolation"] = True
+        inference_component = {
+            "inference_component_name": component,
+            "endpoint_name": endpoint,
+            "variant_name": VARIANT_NAME,
+            "specification": {
+                "model_name": model_name,
+                "compute_resource_requirements": {
+                    "number_of_accelerator_devices_required": sm.gpus_per_copy,
+                    "min_memory_required_in_mb": COMPONENT_MIN_MEMORY_MB,
+                },
+                "startup_parameters": {
+                    "container_startup_health_check_timeout_in_seconds": startup_timeout_s,
+                    "model_data_download_timeout_in_seconds": download_timeout_s,
+                },
+            },
+            # SageMaker cannot create a component with 0 copies.
+            "runtime_config": {"copy_count": max(1, sm.min_copies)},
+            "tags": tags,
+        }
+    return EndpointPlan(
+        region=config.region,
+        model_short_name=sm.model,
+        instance_type=sm.instance_type,
+        endpoint_name=endpoint,
+        model_name=model_name,
+        endpoint_config_name=config_name,
+        inference_component_name=component,
+        model=model,
+        endpoint_config=endpoint_config,
+        endpoint={"endpoint_name": endpoint, "endpoint_config_name": config_name, "tags": tags},
+        inference_component=inference_component,
+        notes=tuple(_notes(sm)),
+    )

@@ -1,0 +1,377 @@
+"""Fixtures for the notebook tests: the AWS services a notebook talks to, on 127.0.0.1.
+
+The notebooks are not changed for CI: their kernel gets environment variables that point
+boto3 at local services (botocore reads ``AWS_ENDPOINT_URL`` and the service-specific
+``AWS_ENDPOINT_URL_<SERVICE_ID>``, e.g. ``AWS_ENDPOINT_URL_SAGEMAKER_RUNTIME``):
+
+- moto's server answers every control-plane call (SageMaker, CloudFormation, CloudWatch,
+  STS...) through the catch-all ``AWS_ENDPOINT_URL``;
+- the SageMaker runtime stand-in (``gptoss_aws.local``) forwards InvokeEndpoint to our
+  container on CPU with the tiny deterministic model, started once per session;
+- ``BedrockRuntimeStandIn`` below answers Converse and ConverseStream, the one service here
+  neither moto nor our container can play.
+
+Runs in .venv-notebooks (sagemaker v3 lives there); the container runs in .venv-engine,
+found through GPTOSS_ENGINE_PYTHON (``make test-notebooks`` sets it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+from moto.core.responses import ActionResult
+from moto.sagemaker.models import FakeEndpointConfig
+from moto.sagemaker.responses import SageMakerResponse
+from moto.server import ThreadedMotoServer
+from serverproc import Server, cpu_env, free_port, start_server
+
+from gptoss_aws.deployment.sagemaker import TELEMETRY_OPT_OUT_ENV, write_telemetry_opt_out
+from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_aws.local.eventstream import frame
+from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
+
+REPO = Path(__file__).resolve().parents[2]
+REGION = "us-east-1"
+# What the container calls the tiny model: the name the deployed endpoint asks for
+# (GPTOSS_SERVED_MODEL_NAME = config.sagemaker.model), so requests carry a real model name.
+SERVED_MODEL = "gpt-oss-20b"
+
+
+# ---- moto 5.2.5 and the sagemaker v3 SDK ---------------------------------------------
+
+
+@contextlib.contextmanager
+def moto_sagemaker_fixes() -> Iterator[None]:
+    """Two moto 5.2.5 gaps that real SageMaker does not have:
+
+    - CreateEndpointConfig checks InstanceType against a list that stops at p3/g4dn
+      (FakeEndpointConfig.validate_instance_type; tests/infra/harness.py has the same
+      wrap): the GPU types of the SDK's instance table pass, anything else is still
+      checked by moto;
+    - DescribeModel / DescribeEndpointConfig / DescribeEndpoint return ``{}`` for unset
+      structures (VpcConfig, DataCaptureConfig...) where SageMaker omits them, and
+      sagemaker.core's pydantic shapes reject an empty structure with required members.
+    """
+    original_validate = FakeEndpointConfig.validate_instance_type
+
+    def validate(self: FakeEndpointConfig, instance_type: str) -> None:
+        if instance_type not in INSTANCE_TYPES:
+            original_validate(self, instance_type)
+
+    describes = ("describe_model", "describe_endpoint_config", "describe_endpoint")
+    originals = {name: getattr(SageMakerResponse, name) for name in describes}
+
+    def without_empty(name: str) -> Any:
+        def describe(self: SageMakerResponse) -> ActionResult:
+            result = originals[name](self).result
+            assert isinstance(result, dict)
+            return ActionResult({k: v for k, v in result.items() if v != {}})
+
+        return describe
+
+    FakeEndpointConfig.validate_instance_type = validate  # type: ignore[method-assign]
+    for name in describes:
+        setattr(SageMakerResponse, name, without_empty(name))
+    try:
+        yield
+    finally:
+        FakeEndpointConfig.validate_instance_type = original_validate  # type: ignore[method-assign]
+        for name, method in originals.items():
+            setattr(SageMakerResponse, name, method)
+
+
+def fake_aws_environment(home: Path) -> dict[str, str]:
+    """Credentials and settings that keep boto3, the SDK and sagemaker off the real AWS
+    and out of the user's files: fake keys, empty config files, no instance metadata,
+    the SDK's ledger under ``home``, SageMaker SDK telemetry off."""
+    home.mkdir(parents=True, exist_ok=True)
+    return {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_REGION": REGION,
+        "AWS_CONFIG_FILE": str(home / "aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "GPTOSS_AWS_HOME": str(home / "gptoss-aws"),
+        TELEMETRY_OPT_OUT_ENV: str(write_telemetry_opt_out(home / "sagemaker-config.yaml")),
+        # The container or a stand-in answers slowly on 2 cores; never in a loop of retries.
+        "AWS_MAX_ATTEMPTS": "1",
+    }
+
+
+@pytest.fixture(autouse=True)
+def _fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key, value in fake_aws_environment(tmp_path / "home").items():
+        monkeypatch.setenv(key, value)
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "GPTOSS_STACK_NAME"):
+        monkeypatch.delenv(key, raising=False)
+    for key in list(os.environ):
+        if key.startswith("AWS_ENDPOINT_URL"):
+            monkeypatch.delenv(key)
+
+
+# ---- Bedrock runtime stand-in ------------------------------------------------------------
+
+
+class BedrockRuntimeStandIn:
+    """Converse and ConverseStream in Bedrock's wire format, with fixed gpt-oss-shaped
+    answers, on 127.0.0.1.
+
+    Bedrock cannot run here and moto has no bedrock-runtime, so this is the stand-in for
+    that one service. It is not a model: the answer is a reasoning block (longer at higher
+    ``reasoning_effort``) and a text; with ``toolConfig`` and no tool result yet, one
+    ``toolUse`` of the first tool with ``{"city": "Paris"}``. Token counts are word counts.
+    Requests are recorded in ``requests`` so tests can look at what was sent.
+
+    Wire format (Bedrock Runtime API reference): REST-JSON, ``POST /model/{id}/converse``
+    answers a JSON document; ``/converse-stream`` answers AWS event-stream messages whose
+    ``:event-type`` is the union member (messageStart, contentBlockStart,
+    contentBlockDelta, contentBlockStop, messageStop, metadata) and whose payload is that
+    member's JSON. Errors carry ``x-amzn-ErrorType``.
+    """
+
+    MODELS = ("openai.gpt-oss-120b-1:0", "openai.gpt-oss-20b-1:0")
+    ANSWER = "Hello from Bedrock! How can I help you today?"
+    AFTER_TOOL = "It is sunny in Paris."
+    REASONING: ClassVar[dict[str, str]] = {
+        "low": "Greet back.",
+        "medium": "The user greets me; greet back and offer help.",
+        "high": "The user greets me. Consider tone: friendly, brief. Offer help, and "
+        "keep it to one sentence so the answer stays short and clear.",
+    }
+
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def __enter__(self) -> BedrockRuntimeStandIn:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    # -- the scripted answer --------------------------------------------------------------
+
+    def answer(self, request: dict[str, Any]) -> tuple[list[dict[str, Any]], str, dict[str, int]]:
+        """(content blocks, stopReason, usage) for a Converse request."""
+        effort = (request.get("additionalModelRequestFields") or {}).get("reasoning_effort")
+        reasoning = self.REASONING.get(str(effort), self.REASONING["medium"])
+        messages = request.get("messages") or []
+        last = (messages[-1].get("content") or []) if messages else []
+        tools = (request.get("toolConfig") or {}).get("tools") or []
+        blocks: list[dict[str, Any]] = [
+            {"reasoningContent": {"reasoningText": {"text": reasoning}}}
+        ]
+        if tools and not any("toolResult" in block for block in last):
+            name = tools[0]["toolSpec"]["name"]
+            blocks.append(
+                {
+                    "toolUse": {
+                        "toolUseId": "tooluse_standin1",
+                        "name": name,
+                        "input": {"city": "Paris"},
+                    }
+                }
+            )
+            stop = "tool_use"
+        else:
+            text = self.AFTER_TOOL if any("toolResult" in b for b in last) else self.ANSWER
+            blocks.append({"text": text})
+            stop = "end_turn"
+        words = sum(
+            len(str(block.get("text", "")).split())
+            for message in messages
+            for block in message.get("content") or []
+        ) + sum(len(str(block.get("text", "")).split()) for block in request.get("system") or [])
+        output = len(reasoning.split()) + sum(
+            len(b["text"].split()) if "text" in b else 8 for b in blocks[1:]
+        )
+        usage = {
+            "inputTokens": words + 20,
+            "outputTokens": output,
+            "totalTokens": words + 20 + output,
+        }
+        return blocks, stop, usage
+
+    def stream_events(self, request: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+        blocks, stop, usage = self.answer(request)
+        events: list[tuple[str, dict[str, Any]]] = [("messageStart", {"role": "assistant"})]
+        for index, block in enumerate(blocks):
+            if "reasoningContent" in block:
+                text = block["reasoningContent"]["reasoningText"]["text"]
+                # Two deltas, so the client has to join them.
+                for piece in (text[: len(text) // 2], text[len(text) // 2 :]):
+                    delta = {"reasoningContent": {"text": piece}}
+                    events.append(
+                        ("contentBlockDelta", {"contentBlockIndex": index, "delta": delta})
+                    )
+            elif "toolUse" in block:
+                use = block["toolUse"]
+                start = {"toolUse": {"toolUseId": use["toolUseId"], "name": use["name"]}}
+                events.append(("contentBlockStart", {"contentBlockIndex": index, "start": start}))
+                delta = {"toolUse": {"input": json.dumps(use["input"])}}
+                events.append(("contentBlockDelta", {"contentBlockIndex": index, "delta": delta}))
+            else:
+                words = block["text"].split(" ")
+                for n, word in enumerate(words):
+                    delta = {"text": word if n == len(words) - 1 else word + " "}
+                    events.append(
+                        ("contentBlockDelta", {"contentBlockIndex": index, "delta": delta})
+                    )
+            events.append(("contentBlockStop", {"contentBlockIndex": index}))
+        events.append(("messageStop", {"stopReason": stop}))
+        events.append(("metadata", {"usage": usage, "metrics": {"latencyMs": 5}}))
+        return events
+
+    # -- HTTP --------------------------------------------------------------------------
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        standin = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                from urllib.parse import unquote
+
+                body = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
+                parts = self.path.split("?", 1)[0].split("/")
+                if (
+                    len(parts) != 4
+                    or parts[1] != "model"
+                    or parts[3] not in ("converse", "converse-stream")
+                ):
+                    self._error(404, "UnknownOperationException", f"no operation at {self.path}")
+                    return
+                model = unquote(parts[2])
+                standin.requests.append({"model": model, "operation": parts[3], **body})
+                if model not in standin.MODELS:
+                    self._error(
+                        400,
+                        "ValidationException",
+                        f"The provided model identifier is invalid: {model}",
+                    )
+                    return
+                if parts[3] == "converse":
+                    blocks, stop, usage = standin.answer(body)
+                    self._json(
+                        200,
+                        {
+                            "output": {"message": {"role": "assistant", "content": blocks}},
+                            "stopReason": stop,
+                            "usage": usage,
+                            "metrics": {"latencyMs": 5},
+                        },
+                    )
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", "application/vnd.amazon.eventstream")
+                self.send_header("Transfer-Encoding", "chunked")
+                self.end_headers()
+                for kind, payload in standin.stream_events(body):
+                    headers = {
+                        ":event-type": kind,
+                        ":content-type": "application/json",
+                        ":message-type": "event",
+                    }
+                    data = frame(headers, json.dumps(payload).encode())
+                    self.wfile.write(f"{len(data):X}\r\n".encode() + data + b"\r\n")
+                self.wfile.write(b"0\r\n\r\n")
+
+            def _json(self, status: int, payload: dict[str, Any], error: str | None = None) -> None:
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if error:
+                    self.send_header("x-amzn-ErrorType", f"{error}:")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def _error(self, status: int, code: str, message: str) -> None:
+                self._json(status, {"message": message}, error=code)
+
+        return Handler
+
+
+# ---- services, started once per session --------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def engine_python() -> str:
+    python = os.environ.get("GPTOSS_ENGINE_PYTHON") or str(REPO / ".venv-engine/bin/python")
+    if not Path(python).exists():
+        pytest.fail(f"no engine environment at {python}: run `make test-notebooks`")
+    return python
+
+
+@pytest.fixture(scope="session")
+def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    shared = os.environ.get("TINY_CACHE")
+    return Path(shared) if shared else tmp_path_factory.mktemp("tiny-models")
+
+
+@pytest.fixture(scope="session")
+def chat_container(
+    engine_python: str, tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """Our container's entrypoint serving the tiny "chat" model on CPU (about 30 s to start)."""
+    model = tiny_cache / "chat"
+    command = [engine_python, "-m", "gptoss_tiny", "build", "--kind", "chat"]
+    subprocess.run([*command, "--out", str(model), "--if-missing"], check=True, capture_output=True)
+    port = free_port()
+    env = cpu_env(model, port, GPTOSS_SERVED_MODEL_NAME=SERVED_MODEL)
+    server = start_server(
+        env, tmp_path_factory.mktemp("container") / "chat.log", port, engine_python
+    )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def sagemaker_runtime(chat_container: Server) -> Iterator[SageMakerRuntimeStandIn]:
+    # Endpoint names are made by the notebook at run time: every name reaches the container.
+    with SageMakerRuntimeStandIn({}, default_upstream=chat_container.url, seed=5) as standin:
+        yield standin
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    with moto_sagemaker_fixes():
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture(scope="session")
+def bedrock_runtime() -> Iterator[BedrockRuntimeStandIn]:
+    with BedrockRuntimeStandIn() as standin:
+        yield standin
