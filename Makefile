@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # vLLM on CPU: one process, loopback only (see docs/testing.md).
 export VLLM_HOST_IP := 127.0.0.1
 
-.PHONY: help local test lint typecheck test-sdk test-container test-e2e serve-local envs lock-dev lock-engine lock-cdk clean
+.PHONY: help local bench-sdk test lint typecheck test-sdk test-container test-e2e serve-local envs lock-dev lock-engine lock-cdk clean
 
 help:
 	@echo "make test         every check and test (what CI runs)"
@@ -51,7 +51,7 @@ lint: envs
 
 typecheck: envs
 	$(DEV)/bin/mypy --config-file pyproject.toml sdk/src tests/sdk
-	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e tools/local_demo.py inference_container/bench
+	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e tools/local_demo.py inference_container/bench sdk/benchmarks
 	$(CDK)/bin/mypy --config-file pyproject.toml infra/src infra/app.py tests/infra
 	$(ENGINE)/bin/mypy --config-file pyproject.toml inference_container/src tests/container
 
@@ -73,6 +73,10 @@ serve-local: $(ENGINE)/.installed
 	GPTOSS_MODEL_PATH=$(abspath $(TINY_CACHE))/chat GPTOSS_GPU_PROFILE=cpu \
 	GPTOSS_HOST=127.0.0.1 GPTOSS_PORT=$(PORT) \
 	$(ENGINE)/bin/python -m gptoss_container serve
+
+# SDK hot paths (SSE reassembly, ledger transactions) as ratios against plain baselines.
+bench-sdk: $(DEV)/.installed
+	$(DEV)/bin/python sdk/benchmarks/bench_sdk.py
 
 # The whole system on a laptop: container on CPU + SageMaker runtime stand-in + an SDK
 # session through boto3, ending with the cost report (tools/local_demo.py).
