@@ -22,7 +22,8 @@ import json
 import os
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -333,29 +334,60 @@ def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return Path(shared) if shared else tmp_path_factory.mktemp("tiny-models")
 
 
-@pytest.fixture(scope="session")
-def chat_container(
-    engine_python: str, tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Server]:
-    """Our container's entrypoint serving the tiny "chat" model on CPU (about 30 s to start)."""
-    model = tiny_cache / "chat"
-    command = [engine_python, "-m", "gptoss_tiny", "build", "--kind", "chat"]
+def _container(engine_python: str, cache: Path, logs: Path, kind: str) -> Server:
+    """Our container's entrypoint serving a tiny model on CPU (about 30 s to start)."""
+    model = cache / kind
+    command = [engine_python, "-m", "gptoss_tiny", "build", "--kind", kind]
     subprocess.run([*command, "--out", str(model), "--if-missing"], check=True, capture_output=True)
     port = free_port()
     env = cpu_env(model, port, GPTOSS_SERVED_MODEL_NAME=SERVED_MODEL)
-    server = start_server(
-        env, tmp_path_factory.mktemp("container") / "chat.log", port, engine_python
-    )
-    try:
-        yield server
-    finally:
-        server.stop()
+    return start_server(env, logs / f"{kind}.log", port, engine_python)
 
 
 @pytest.fixture(scope="session")
-def sagemaker_runtime(chat_container: Server) -> Iterator[SageMakerRuntimeStandIn]:
-    # Endpoint names are made by the notebook at run time: every name reaches the container.
-    with SageMakerRuntimeStandIn({}, default_upstream=chat_container.url, seed=5) as standin:
+def containers(
+    engine_python: str, tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, Server]]:
+    """The tiny "chat" model and the tiny "tool" model (which always calls get_weather)."""
+    logs = tmp_path_factory.mktemp("container")
+    with ThreadPoolExecutor(2) as pool:
+        chat, tool = pool.map(
+            lambda kind: _container(engine_python, tiny_cache, logs, kind), ["chat", "tool"]
+        )
+    try:
+        yield {"chat": chat, "tool": tool}
+    finally:
+        chat.stop()
+        tool.stop()
+
+
+def _tool_question_goes_to(tool_url: str) -> Callable[[bytes], str | None]:
+    """A question sent with tools reaches the model that calls them; the follow-up that
+    carries the tool's result (and everything else) reaches the chat model, so the notebook
+    shows the whole round trip on real engine answers."""
+
+    def route(body: bytes) -> str | None:
+        try:
+            request = json.loads(body)
+        except ValueError:
+            return None
+        messages = request.get("messages") or [{}]
+        if request.get("tools") and messages[-1].get("role") != "tool":
+            return tool_url
+        return None
+
+    return route
+
+
+@pytest.fixture(scope="session")
+def sagemaker_runtime(containers: dict[str, Server]) -> Iterator[SageMakerRuntimeStandIn]:
+    # Endpoint names are made by the notebook at run time: every name reaches a container.
+    with SageMakerRuntimeStandIn(
+        {},
+        default_upstream=containers["chat"].url,
+        route_body=_tool_question_goes_to(containers["tool"].url),
+        seed=5,
+    ) as standin:
         yield standin
 
 

@@ -161,7 +161,9 @@ def test_quickstart_notebook(
     assert f"answer:    {TINY_ANSWER}" in plain
     assert TINY_ANSWER in output_text(cell_with(notebook, "stream=True"))
     assert "reasoning of" in output_text(cell_with(notebook, "for effort in"))
-    assert "answer:" in output_text(cell_with(notebook, "tools=[WEATHER]"))
+    tool = output_text(cell_with(notebook, "tools=[WEATHER]"))
+    assert 'tool call: get_weather({"city": "Paris"})' in tool
+    assert f"answer: {TINY_ANSWER}" in tool  # the follow-up with the tool's result
     report = output_text(cell_with(notebook, "ledger.report("))
     assert "<table" in report
     assert "gptoss-studio-gpt-oss-20b" in report
@@ -173,9 +175,8 @@ def test_quickstart_notebook(
 
     # Every call went SDK -> SageMaker runtime stand-in -> container, into the ledger.
     rows = open_ledger(home / "gptoss-aws" / "ledger.sqlite3").query()
-    # plain, stream, low, high, the tool question, and the follow-up if the model called
-    # the tool (the tiny chat model answers directly)
-    assert len(rows) == 5 + ("tool call:" in output_text(cell_with(notebook, "tools=[WEATHER]")))
+    # plain, stream, low, high, the tool question and the follow-up with the tool's result
+    assert len(rows) == 6
     assert {r.endpoint for r in rows} == {"gptoss-studio-gpt-oss-20b"}
     assert {r.instance_type for r in rows} == {"ml.g6e.xlarge"}
     assert all(r.status == "ok" and r.completion_tokens > 0 for r in rows)

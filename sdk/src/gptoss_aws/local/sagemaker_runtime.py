@@ -22,7 +22,7 @@ import json
 import random
 import re
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any, Self
@@ -50,8 +50,10 @@ class SageMakerRuntimeStandIn:
 
     ``inference_components`` (component name -> container base URL) are reached with
     ``InferenceComponentName``; ``default_upstream`` serves any other endpoint or component
-    name (for notebooks that create endpoints with generated names); ``max_part`` bounds the
-    random PayloadPart sizes; ``seed`` makes the splits repeatable.
+    name (for notebooks that create endpoints with generated names); ``route_body`` may
+    pick another upstream from the request body (tests send tool questions to a model that
+    calls tools, everything else to a chat model); ``max_part`` bounds the random
+    PayloadPart sizes; ``seed`` makes the splits repeatable.
     """
 
     def __init__(
@@ -60,6 +62,7 @@ class SageMakerRuntimeStandIn:
         *,
         inference_components: Mapping[str, str] | None = None,
         default_upstream: str | None = None,
+        route_body: Callable[[bytes], str | None] | None = None,
         port: int = 0,
         seed: int | None = None,
         max_part: int = 64,
@@ -72,6 +75,7 @@ class SageMakerRuntimeStandIn:
         self.endpoints = dict(endpoints)
         self.inference_components = dict(inference_components or {})
         self.default_upstream = default_upstream
+        self.route_body = route_body
         self.random = random.Random(seed)  # noqa: S311 - split points, not secrets
         self.max_part = max_part
         self.cut_after_bytes = cut_after_bytes
@@ -140,6 +144,8 @@ class SageMakerRuntimeStandIn:
                 endpoint = match["name"]
                 component = self.headers.get("X-Amzn-SageMaker-Inference-Component")
                 upstream = standin._upstream(endpoint, component)
+                if upstream is not None and standin.route_body is not None:
+                    upstream = standin.route_body(body) or upstream
                 if upstream is None:
                     what = f"Inference component {component}" if component else "Endpoint"
                     name = component or endpoint
