@@ -28,7 +28,7 @@ from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ._common import PropErrors, attach_managed_policy, check_region, is_literal
+from .._common import PropErrors, attach_managed_policy, check_region, is_literal
 from .guardrail import GptOssGuardrail, GuardrailRef
 from .inference_profiles import (
     MODEL_ID,

@@ -25,7 +25,7 @@ from aws_cdk import aws_bedrock as bedrock
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from ._common import PropErrors, is_literal
+from .._common import PropErrors, is_literal
 
 # CreateGuardrail API: name 1-50 characters of [0-9a-zA-Z-_]; filter strengths
 # NONE | LOW | MEDIUM | HIGH (GuardrailFilterStrength); the PROMPT_ATTACK filter applies to

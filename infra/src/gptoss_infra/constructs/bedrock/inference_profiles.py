@@ -19,7 +19,7 @@ from aws_cdk import ArnFormat, CfnTag, Stack
 from aws_cdk import aws_bedrock as bedrock
 from constructs import Construct
 
-from ._common import PropErrors, check_tags, is_literal
+from .._common import PropErrors, check_tags, is_literal
 
 # The tag every profile carries, so Cost Explorer can group Bedrock spend by team.
 TEAM_TAG_KEY = "gptoss:team"

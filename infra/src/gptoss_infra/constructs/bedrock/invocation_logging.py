@@ -34,7 +34,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from ._common import PropErrors, acknowledge, is_literal
+from .._common import PropErrors, acknowledge, is_literal
 
 # The log stream Bedrock writes to inside the configured log group (model-invocation-logging).
 BEDROCK_LOG_STREAM = "aws/bedrock/modelinvocations"

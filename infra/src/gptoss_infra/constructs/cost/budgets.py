@@ -28,7 +28,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
-from ..bedrock._common import PropErrors, check_tags, is_literal
+from .._common import PropErrors, check_tags, is_literal
 
 MAX_NOTIFICATIONS = 5  # per budget (AWS Budgets quotas)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")

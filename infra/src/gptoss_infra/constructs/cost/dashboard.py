@@ -26,7 +26,7 @@ from gptoss_aws.pricing import PriceBook, TokenPrice
 from gptoss_aws.pricing.catalog import load_bundled
 from gptoss_aws.telemetry import DEFAULT_NAMESPACE, EMF_DIMENSIONS
 
-from ..bedrock._common import PropErrors, check_region, is_literal
+from .._common import PropErrors, check_region, is_literal
 from ..bedrock.access import GPT_OSS_MODELS, bedrock_metric
 
 _WIDTH = 24  # dashboard grid width (CloudWatch dashboard body structure)

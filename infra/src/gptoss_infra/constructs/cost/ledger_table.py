@@ -18,7 +18,7 @@ from constructs import Construct
 
 from gptoss_aws.ledger.dynamodb import DAY_INDEX, OPEN_INDEX
 
-from ..bedrock._common import PropErrors, acknowledge, attach_managed_policy, is_literal
+from .._common import PropErrors, acknowledge, attach_managed_policy, is_literal
 
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"

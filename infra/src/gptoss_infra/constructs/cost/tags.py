@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from aws_cdk import Tags
 from constructs import IConstruct
 
-from ..bedrock._common import PropErrors, check_tags
+from .._common import PropErrors, check_tags
 from ..bedrock.inference_profiles import MODEL_TAG_KEY, TEAM_TAG_KEY
 
 # Tags the inference profiles set per profile; a scope-wide value would overwrite them.

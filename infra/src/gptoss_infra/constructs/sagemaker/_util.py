@@ -1,14 +1,15 @@
-"""Helpers shared by the SageMaker constructs: validation, nag acknowledgements, names."""
+"""Helpers of the SageMaker constructs: SageMaker names, log-group encryption."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
-from aws_cdk import Acknowledgment, ArnFormat, Names, Stack, Token, Validations
+from aws_cdk import ArnFormat, Names, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import IConstruct
+
+from .._common import PropErrors
 
 # SageMaker resource names (EndpointName, InferenceComponentName, ...): API pattern
 # ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$ (CreateEndpoint / CreateInferenceComponent API reference).
@@ -16,47 +17,7 @@ SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 SAGEMAKER_NAME_MAX = 63
 
 
-class Problems:
-    """Collects every invalid prop so one ValueError reports them all (aws-sagemaker-alpha style).
-
-    A deployment that fails on the first problem costs one synth per fix; listing them all
-    together costs one.
-    """
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-        self._items: list[str] = []
-
-    def add(self, message: str) -> None:
-        self._items.append(message)
-
-    def check(self, ok: bool, message: str) -> None:
-        if not ok:
-            self._items.append(message)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def raise_if_any(self) -> None:
-        if self._items:
-            noun = "problem" if len(self._items) == 1 else "problems"
-            lines = [f"{len(self._items)} {noun} in {self._what}:"]
-            lines += [f"  - {item}" for item in self._items]
-            raise ValueError("\n".join(lines))
-
-
-def acknowledge(scope: IConstruct, findings: Iterable[tuple[str, str]]) -> None:
-    """Acknowledge cdk-nag findings on `scope` (and its children), each with its reason.
-
-    cdk-nag 3.x reads CDK's native acknowledgements; each finding id (with its
-    `[Action::...]` / `[Resource::...]` part) must be listed on its own.
-    """
-    Validations.of(scope).acknowledge(
-        *(Acknowledgment(id=rule, reason=reason) for rule, reason in findings)
-    )
-
-
-def check_sagemaker_name(problems: Problems, field: str, value: str | None) -> None:
+def check_sagemaker_name(problems: PropErrors, field: str, value: str | None) -> None:
     """SageMaker names: 1-63 letters, digits and single or repeated hyphens inside."""
     if value is None or Token.is_unresolved(value):
         return

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from aws_cdk import Duration, Token
 from aws_cdk import aws_kms as kms
 
+from .._common import PropErrors
 from ._instances import instance_facts
-from ._util import Problems, check_sagemaker_name
+from ._util import check_sagemaker_name
 from .endpoint_props import (
     DEFAULT_VOLUME_SIZE_GB,
     ROUTING_STRATEGIES,
@@ -52,12 +53,12 @@ class Resolved:
     environment: dict[str, str]
 
 
-def _seconds_in(problems: Problems, name: str, value: Duration, low: int, high: int) -> None:
+def _seconds_in(problems: PropErrors, name: str, value: Duration, low: int, high: int) -> None:
     seconds = value.to_seconds()
     problems.check(low <= seconds <= high, f"{name} is {seconds} s; SageMaker allows {low}-{high}")
 
 
-def _environment(props: GptOssEndpointProps, problems: Problems) -> dict[str, str]:
+def _environment(props: GptOssEndpointProps, problems: PropErrors) -> dict[str, str]:
     env: dict[str, str] = {}
     for attr, variable in TYPED_ENV.items():
         value = getattr(props, attr)
@@ -104,7 +105,7 @@ def _environment(props: GptOssEndpointProps, problems: Problems) -> dict[str, st
     return env
 
 
-def _deployment(props: GptOssEndpointProps, problems: Problems) -> None:
+def _deployment(props: GptOssEndpointProps, problems: PropErrors) -> None:
     deployment = props.deployment
     if deployment is None:
         return
@@ -156,7 +157,7 @@ def _deployment(props: GptOssEndpointProps, problems: Problems) -> None:
             )
 
 
-def _components(props: GptOssEndpointProps, gpu_count: int | None, problems: Problems) -> None:
+def _components(props: GptOssEndpointProps, gpu_count: int | None, problems: PropErrors) -> None:
     ic = props.inference_component
     if ic is None:
         return
@@ -197,7 +198,7 @@ def _components(props: GptOssEndpointProps, gpu_count: int | None, problems: Pro
 
 
 def validate_endpoint_props(props: GptOssEndpointProps) -> Resolved:
-    problems = Problems("GptOssEndpoint props")
+    problems = PropErrors("GptOssEndpoint props")
     check_sagemaker_name(problems, "endpoint_name", props.endpoint_name)
     check_sagemaker_name(problems, "variant_name", props.variant_name)
     problems.check(

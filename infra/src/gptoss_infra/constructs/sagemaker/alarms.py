@@ -13,8 +13,8 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from .._common import PropErrors, acknowledge
 from ._instances import instance_facts
-from ._util import Problems, acknowledge
 from .endpoint import GptOssEndpoint
 
 _MICROSECONDS = 1_000_000
@@ -60,7 +60,7 @@ class EndpointAlarms(Construct):
         alarm_name_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        problems = Problems("EndpointAlarms props")
+        problems = PropErrors("EndpointAlarms props")
         problems.check(errors_5xx_threshold > 0, "errors_5xx_threshold must be positive")
         problems.check(model_errors_threshold > 0, "model_errors_threshold must be positive")
         problems.check(latency_p99.to_seconds() > 0, "latency_p99 must be positive")

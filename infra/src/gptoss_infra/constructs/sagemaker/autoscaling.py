@@ -25,8 +25,8 @@ from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from .._common import PropErrors
 from ._instances import instance_facts
-from ._util import Problems
 from .endpoint import GptOssEndpoint
 
 DEFAULT_SCALE_OUT_COOLDOWN = Duration.minutes(2)
@@ -81,7 +81,7 @@ class EndpointAutoscaling(Construct):
         super().__init__(scope, construct_id)
         components = endpoint.inference_component_name is not None
         ic = endpoint.props.inference_component
-        problems = Problems("EndpointAutoscaling props")
+        problems = PropErrors("EndpointAutoscaling props")
         problems.check(min_capacity >= 0, f"min_capacity is {min_capacity}; use 0 or more")
         problems.check(
             max_capacity >= max(1, min_capacity),

@@ -16,7 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 
-from ._util import Problems
+from .._common import PropErrors
 
 _PREFIX = re.compile(r"^[A-Za-z0-9!\-_.*'()/]+/$")
 
@@ -41,7 +41,7 @@ class DataCaptureOptions:
     capture_input: bool = True
     capture_output: bool = True
 
-    def validate(self, problems: Problems) -> None:
+    def validate(self, problems: PropErrors) -> None:
         problems.check(
             bool(_PREFIX.match(self.prefix)) and not self.prefix.startswith("/"),
             f"data_capture.prefix {self.prefix!r} must be S3 safe characters ending in '/'",

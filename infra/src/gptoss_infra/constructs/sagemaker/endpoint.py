@@ -16,7 +16,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from ._util import acknowledge, allow_log_encryption, unique_sagemaker_name
+from .._common import acknowledge
+from ._util import allow_log_encryption, unique_sagemaker_name
 from ._validation import MAX_ROLLBACK_ALARMS, Resolved, validate_endpoint_props
 from .endpoint_props import BlueGreenUpdate, GptOssEndpointProps, RollingUpdate
 from .inference_components import GptOssInferenceComponent, component_variant

@@ -17,7 +17,7 @@ from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from ._util import Problems
+from .._common import PropErrors
 
 # <registry-account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>)
 # (ECR user guide, registries.html and docker-pull-ecr-image.html).
@@ -64,7 +64,7 @@ class InferenceImage(Construct):
         build_args: dict[str, str] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        problems = Problems("InferenceImage props")
+        problems = PropErrors("InferenceImage props")
         self.asset: ecr_assets.DockerImageAsset | None = None
         self._repository_arn: str | None = None
         if image_uri is not None:

@@ -17,7 +17,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sagemaker as sagemaker
 from constructs import Construct
 
-from ._util import Problems, acknowledge
+from .._common import PropErrors, acknowledge
 
 # S3 object keys are UTF-8; we keep prefixes to the "safe characters" of the S3 user
 # guide (object-keys.html) so the URI needs no escaping anywhere it is written.
@@ -26,7 +26,7 @@ ACCESS_LOG_RETENTION = Duration.days(365)
 _SAFE_PREFIX = re.compile(r"^[A-Za-z0-9!\-_.*'()/]+/$")
 
 
-def validate_weights_prefix(problems: Problems, prefix: str) -> None:
+def validate_weights_prefix(problems: PropErrors, prefix: str) -> None:
     problems.check(
         bool(_SAFE_PREFIX.match(prefix)),
         f"weights_prefix {prefix!r} must be S3 'safe characters' ending in '/' "
@@ -76,7 +76,7 @@ class ModelArtifacts(Construct):
         # (S3 disables ACLs by default since 2023). Context set here applies to this
         # construct's children only, whatever the app's feature flags say.
         self.node.set_context("@aws-cdk/aws-s3:serverAccessLogsUseBucketPolicy", True)
-        problems = Problems("ModelArtifacts props")
+        problems = PropErrors("ModelArtifacts props")
         validate_weights_prefix(problems, weights_prefix)
         problems.raise_if_any()
 

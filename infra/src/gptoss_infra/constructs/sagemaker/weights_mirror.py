@@ -28,7 +28,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
-from ._util import Problems, acknowledge, allow_log_encryption
+from .._common import PropErrors, acknowledge
+from ._util import allow_log_encryption
 from .model_artifacts import ModelArtifacts
 
 _HUB_REPO = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[\w.-]{1,96}$")
@@ -86,7 +87,7 @@ class WeightsMirror(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        problems = Problems("WeightsMirror props")
+        problems = PropErrors("WeightsMirror props")
         problems.check(
             bool(_HUB_REPO.match(repo_id)),
             f"repo_id {repo_id!r} is not a Hugging Face repository id like 'openai/gpt-oss-120b'",

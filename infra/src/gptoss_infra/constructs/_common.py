@@ -1,4 +1,4 @@
-"""Helpers shared by the Bedrock and cost constructs: prop validation, nag acknowledgements.
+"""Helpers shared by every construct here: prop validation, nag acknowledgements, tags.
 
 Validation follows aws-sagemaker-alpha and the SageMaker constructs here: every invalid prop
 is collected and one ``ValueError`` lists them all, so a user fixes a configuration in one
@@ -43,6 +43,9 @@ class PropErrors:
     @property
     def messages(self) -> tuple[str, ...]:
         return tuple(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
 
     def raise_if_any(self) -> None:
         if self._items:
