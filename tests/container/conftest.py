@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serverproc
 from serverproc import Server, cpu_env, free_port, start_server
 
 NETGUARD = Path(__file__).parent / "netguard"
@@ -22,9 +23,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 
 @pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built checkpoints, shared between runs when TINY_CACHE is set (make test sets it)."""
-    shared = os.environ.get("TINY_CACHE")
-    return Path(shared) if shared else tmp_path_factory.mktemp("tiny-models")
+    return serverproc.tiny_cache(tmp_path_factory.mktemp)
 
 
 def _model_copy(tiny_cache: Path, kind: str, dest: Path) -> Path:

@@ -7,13 +7,13 @@ GPTOSS_ENGINE_PYTHON (make test sets it).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
 import pytest
+import serverproc
 from serverproc import Server, serve_tiny
 
 from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
@@ -41,16 +41,12 @@ def _fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(scope="session")
 def engine_python() -> str:
-    python = os.environ.get("GPTOSS_ENGINE_PYTHON") or str(REPO / ".venv-engine/bin/python")
-    if not Path(python).exists():
-        pytest.fail(f"no engine environment at {python}: run `make test` (it builds .venv-engine)")
-    return python
+    return serverproc.engine_python()
 
 
 @pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    shared = os.environ.get("TINY_CACHE")
-    return Path(shared) if shared else tmp_path_factory.mktemp("tiny-models")
+    return serverproc.tiny_cache(tmp_path_factory.mktemp)
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,18 +28,18 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+import serverproc
 from moto.core.responses import ActionResult
 from moto.sagemaker.models import FakeEndpointConfig
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
-from serverproc import Server, cpu_env, free_port, start_server
+from serverproc import Server, serve_tiny
 
 from gptoss_aws.deployment.sagemaker import TELEMETRY_OPT_OUT_ENV, write_telemetry_opt_out
 from gptoss_aws.instances import INSTANCE_TYPES
 from gptoss_aws.local.eventstream import frame
 from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
 
-REPO = Path(__file__).resolve().parents[2]
 REGION = "us-east-1"
 # What the container calls the tiny model: the name the deployed endpoint asks for
 # (GPTOSS_SERVED_MODEL_NAME = config.sagemaker.model), so requests carry a real model name.
@@ -322,26 +321,12 @@ class BedrockRuntimeStandIn:
 
 @pytest.fixture(scope="session")
 def engine_python() -> str:
-    python = os.environ.get("GPTOSS_ENGINE_PYTHON") or str(REPO / ".venv-engine/bin/python")
-    if not Path(python).exists():
-        pytest.fail(f"no engine environment at {python}: run `make test-notebooks`")
-    return python
+    return serverproc.engine_python()
 
 
 @pytest.fixture(scope="session")
 def tiny_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    shared = os.environ.get("TINY_CACHE")
-    return Path(shared) if shared else tmp_path_factory.mktemp("tiny-models")
-
-
-def _container(engine_python: str, cache: Path, logs: Path, kind: str) -> Server:
-    """Our container's entrypoint serving a tiny model on CPU (about 30 s to start)."""
-    model = cache / kind
-    command = [engine_python, "-m", "gptoss_tiny", "build", "--kind", kind]
-    subprocess.run([*command, "--out", str(model), "--if-missing"], check=True, capture_output=True)
-    port = free_port()
-    env = cpu_env(model, port, GPTOSS_SERVED_MODEL_NAME=SERVED_MODEL)
-    return start_server(env, logs / f"{kind}.log", port, engine_python)
+    return serverproc.tiny_cache(tmp_path_factory.mktemp)
 
 
 @pytest.fixture(scope="session")
@@ -352,7 +337,8 @@ def containers(
     logs = tmp_path_factory.mktemp("container")
     with ThreadPoolExecutor(2) as pool:
         chat, tool = pool.map(
-            lambda kind: _container(engine_python, tiny_cache, logs, kind), ["chat", "tool"]
+            lambda kind: serve_tiny(engine_python, tiny_cache, logs, kind, SERVED_MODEL),
+            ["chat", "tool"],
         )
     try:
         yield {"chat": chat, "tool": tool}

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import httpx
 # A cold CPU start of the tiny model takes about a minute here (docs/testing.md); the
 # bound leaves room for a slow CI machine without letting a hung start block CI.
 START_TIMEOUT_S = 420.0
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -116,3 +118,17 @@ def serve_tiny(
     port = free_port()
     env = cpu_env(model, port, GPTOSS_SERVED_MODEL_NAME=served_name)
     return start_server(env, logs / f"{kind}.log", port, python=engine_python)
+
+
+def engine_python() -> str:
+    """The engine environment's Python, for suites that run in another environment."""
+    python = os.environ.get("GPTOSS_ENGINE_PYTHON") or str(REPO / ".venv-engine/bin/python")
+    if not Path(python).exists():
+        raise RuntimeError(f"no engine environment at {python}: run `make test` (it builds it)")
+    return python
+
+
+def tiny_cache(make_temp: Callable[[str], Path]) -> Path:
+    """Built checkpoints, shared between runs when TINY_CACHE is set (make test sets it)."""
+    shared = os.environ.get("TINY_CACHE")
+    return Path(shared) if shared else make_temp("tiny-models")
