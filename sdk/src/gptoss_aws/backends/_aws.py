@@ -11,7 +11,8 @@ longest wait for the next bytes, like httpx's read timeout on the OpenAI-compati
 
 from __future__ import annotations
 
-from typing import Any
+import copy
+from typing import Any, ClassVar, Literal, Self
 
 import boto3
 import urllib3.exceptions
@@ -30,7 +31,7 @@ from botocore.exceptions import (
 )
 from botocore.loaders import create_loader
 
-from gptoss_aws.backends.base import error_for_status
+from gptoss_aws.backends.base import BackendBase, error_for_status
 from gptoss_aws.errors import (
     APIConnectionError,
     APIError,
@@ -49,6 +50,9 @@ from gptoss_aws.errors import (
 from gptoss_aws.types import Backend
 
 CONNECT_TIMEOUT = 10.0
+# Control-plane calls (DescribeEndpoint, GetInferenceProfile) answer in well under a second;
+# their read timeout does not follow the generation timeout of the runtime client.
+CONTROL_TIMEOUT = 60.0
 
 
 def make_session(session: boto3.Session | None, region: str | None) -> boto3.Session:
@@ -194,3 +198,57 @@ def _map_client_error(exc: ClientError, backend: Backend) -> APIError:
     if http_status and cls is ModelError:
         kwargs["status_code"] = http_status
     return cls(f"{backend}: {code}: {message}", **kwargs)
+
+
+class AwsBackend(BackendBase):
+    """Session, region and lazily built boto3 clients of the SageMaker and Bedrock backends.
+
+    A client the caller injected is used as it is; ours are built on first use, the runtime
+    one with ``timeout`` as its read timeout (rebuilt by ``with_timeout``).
+    """
+
+    runtime_service: ClassVar[str]
+    control_service: ClassVar[str]
+
+    def _init_aws(
+        self,
+        session: boto3.Session | None,
+        region: str | None,
+        config: Config | None,
+        timeout: float,
+        runtime_client: Any | None,
+        control_client: Any | None,
+    ) -> None:
+        self.session = make_session(session, region)
+        self.region: str = (
+            runtime_client.meta.region_name
+            if runtime_client is not None
+            else resolve_region(self.session, region, self.runtime_service)
+        )
+        self.config = config
+        self.timeout = timeout
+        self._injected = runtime_client is not None
+        self._clients: dict[str, Any] = {}
+        if runtime_client is not None:
+            self._clients["runtime"] = runtime_client
+        if control_client is not None:
+            self._clients["control"] = control_client
+
+    def _client(self, role: Literal["runtime", "control"]) -> Any:
+        client = self._clients.get(role)
+        if client is None:
+            runtime = role == "runtime"
+            client = self._clients[role] = self.session.client(
+                self.runtime_service if runtime else self.control_service,  # type: ignore[call-overload]
+                region_name=self.region,
+                config=client_config(self.timeout if runtime else CONTROL_TIMEOUT, self.config),
+            )
+        return client
+
+    def with_timeout(self, timeout: float) -> Self:
+        clone = copy.copy(self)
+        clone.timeout = timeout
+        clone._clients = dict(self._clients)
+        if not self._injected:
+            clone._clients.pop("runtime", None)  # rebuilt with the new read timeout
+        return clone

@@ -32,15 +32,14 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Self, cast
 
 import boto3
 from botocore.config import Config
 
-from gptoss_aws.backends._aws import client_config, make_session, map_aws_error, resolve_region
+from gptoss_aws.backends._aws import AwsBackend, map_aws_error
 from gptoss_aws.backends.base import (
     DEFAULT_TIMEOUT,
-    BackendBase,
     BackendResult,
     ChatRequest,
     ChunkStream,
@@ -418,8 +417,10 @@ class _ConverseChunkStream:
 # ---- the backend ------------------------------------------------------------------------
 
 
-class BedrockBackend(BackendBase):
+class BedrockBackend(AwsBackend):
     name = "bedrock"
+    runtime_service = "bedrock-runtime"
+    control_service = "bedrock"
 
     def __init__(
         self,
@@ -433,44 +434,16 @@ class BedrockBackend(BackendBase):
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
         self.model_id, self._model_name = parse_model(model)
-        self.session = make_session(session, region)
-        self.region = (
-            runtime_client.meta.region_name
-            if runtime_client is not None
-            else resolve_region(self.session, region, "bedrock-runtime")
-        )
-        self.config = config
-        self.timeout = timeout
-        self._runtime = runtime_client
-        self._control = bedrock_client
-        self._injected = runtime_client is not None
+        self._init_aws(session, region, config, timeout, runtime_client, bedrock_client)
         self._lock = threading.Lock()
 
     @property
     def runtime(self) -> BedrockRuntimeClient:
-        if self._runtime is None:
-            self._runtime = self.session.client(
-                "bedrock-runtime",
-                region_name=self.region,
-                config=client_config(self.timeout, self.config),
-            )
-        return self._runtime
+        return cast("BedrockRuntimeClient", self._client("runtime"))
 
     @property
     def control(self) -> BedrockClient:
-        if self._control is None:
-            self._control = self.session.client(
-                "bedrock", region_name=self.region, config=client_config(60.0, self.config)
-            )
-        return self._control
-
-    def with_timeout(self, timeout: float) -> Self:
-        clone = type(self).__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone.timeout = timeout
-        if not self._injected:
-            clone._runtime = None
-        return clone
+        return cast("BedrockClient", self._client("control"))
 
     @property
     def model_name(self) -> str:

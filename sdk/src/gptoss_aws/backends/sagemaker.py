@@ -20,16 +20,15 @@ import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, cast
 
 import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from gptoss_aws.backends._aws import client_config, make_session, map_aws_error, resolve_region
+from gptoss_aws.backends._aws import AwsBackend, map_aws_error
 from gptoss_aws.backends.base import (
     DEFAULT_TIMEOUT,
-    BackendBase,
     BackendResult,
     ChatRequest,
     ChunkStream,
@@ -55,8 +54,10 @@ class _Shared:
     resolved: tuple[str | None, str | None] | None = None  # (variant, instance_type)
 
 
-class SageMakerBackend(BackendBase):
+class SageMakerBackend(AwsBackend):
     name = "sagemaker"
+    runtime_service = "sagemaker-runtime"
+    control_service = "sagemaker"
 
     def __init__(
         self,
@@ -78,50 +79,22 @@ class SageMakerBackend(BackendBase):
             raise ConfigurationError("endpoint_name is required")
         self.endpoint_name = endpoint_name
         self.inference_component = inference_component
-        self.session = make_session(session, region)
-        self.region = (
-            runtime_client.meta.region_name
-            if runtime_client is not None
-            else resolve_region(self.session, region, "sagemaker-runtime")
-        )
-        self.config = config
+        self._init_aws(session, region, config, timeout, runtime_client, sagemaker_client)
         self.instance_type = instance_type
         self.variant = variant
         self.model = model
         self.custom_attributes = custom_attributes
-        self.timeout = timeout
-        self._runtime = runtime_client
-        self._control = sagemaker_client
-        self._injected = runtime_client is not None
         self._shared = _Shared(lock=threading.Lock())
 
     # -- clients ------------------------------------------------------------------------
 
     @property
     def runtime(self) -> SageMakerRuntimeClient:
-        if self._runtime is None:
-            self._runtime = self.session.client(
-                "sagemaker-runtime",
-                region_name=self.region,
-                config=client_config(self.timeout, self.config),
-            )
-        return self._runtime
+        return cast("SageMakerRuntimeClient", self._client("runtime"))
 
     @property
     def control(self) -> SageMakerClient:
-        if self._control is None:
-            self._control = self.session.client(
-                "sagemaker", region_name=self.region, config=client_config(60.0, self.config)
-            )
-        return self._control
-
-    def with_timeout(self, timeout: float) -> Self:
-        clone = type(self).__new__(type(self))
-        clone.__dict__.update(self.__dict__)
-        clone.timeout = timeout
-        if not self._injected:
-            clone._runtime = None  # rebuilt with the new read timeout
-        return clone
+        return cast("SageMakerClient", self._client("control"))
 
     # -- placement, for the cost record ---------------------------------------------------
 
