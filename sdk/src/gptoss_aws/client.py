@@ -79,6 +79,10 @@ class _ClientBase:
         self.tracker = _resolve_tracker(tracker, backend)
         self.tags: dict[str, str] = merge_tags({}, tags)
         self.retry_policy = policy
+        self._attach_resources()
+
+    def _attach_resources(self) -> None:
+        raise NotImplementedError
 
     @property
     def max_retries(self) -> int:
@@ -235,24 +239,9 @@ class _ClientBase:
 class GptOss(_ClientBase):
     """The synchronous client."""
 
-    def __init__(
-        self,
-        backend: BackendBase,
-        *,
-        tracker: TrackerLike | Literal["auto"] | None = "auto",
-        tags: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        super().__init__(
-            backend,
-            tracker=tracker,
-            tags=tags,
-            max_retries=max_retries,
-            timeout=timeout,
-            retry_policy=retry_policy,
-        )
+    chat: Chat
+
+    def _attach_resources(self) -> None:
         self.chat = Chat(self)
 
     def close(self) -> None:
@@ -274,24 +263,9 @@ class GptOss(_ClientBase):
 class AsyncGptOss(_ClientBase):
     """The asynchronous client: same surface, ``await`` the calls, ``async for`` streams."""
 
-    def __init__(
-        self,
-        backend: BackendBase,
-        *,
-        tracker: TrackerLike | Literal["auto"] | None = "auto",
-        tags: Mapping[str, str] | None = None,
-        max_retries: int | None = None,
-        timeout: float | None = None,
-        retry_policy: RetryPolicy | None = None,
-    ) -> None:
-        super().__init__(
-            backend,
-            tracker=tracker,
-            tags=tags,
-            max_retries=max_retries,
-            timeout=timeout,
-            retry_policy=retry_policy,
-        )
+    chat: AsyncChat
+
+    def _attach_resources(self) -> None:
         self.chat = AsyncChat(self)
 
     async def close(self) -> None:
