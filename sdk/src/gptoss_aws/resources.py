@@ -84,6 +84,19 @@ def merge_tags(default: Mapping[str, str], call: Mapping[str, str] | None) -> di
     return tags
 
 
+def _prepare(
+    backend: BackendBase,
+    client_tags: Mapping[str, str],
+    call_tags: Mapping[str, str] | None,
+    **fields: Any,
+) -> tuple[ChatRequest, dict[str, str]]:
+    """The checked request and the call's tags, before any budget or network use."""
+    request = build_request(**fields)
+    tags = merge_tags(client_tags, call_tags)
+    backend.check(request)
+    return request, tags
+
+
 def _begin(
     tracker: TrackerLike | None, target: Target, request: ChatRequest, tags: dict[str, str]
 ) -> tuple[TrackedCallLike | None, int]:
@@ -228,7 +241,10 @@ class Completions:
         """Send a chat request; a ``ChatCompletion``, or with ``stream=True`` a ``Stream``
         of ``ChatCompletionChunk`` whose last chunk carries usage and cost."""
         client = self._client
-        request = build_request(
+        request, call_tags = _prepare(
+            client.backend,
+            client.tags,
+            tags,
             messages=messages,
             stream=stream,
             model=model,
@@ -239,9 +255,7 @@ class Completions:
             temperature=temperature,
             extra_body=extra_body,
         )
-        call_tags = merge_tags(client.tags, tags)
         backend, policy = client.backend, client.retry_policy
-        backend.check(request)
         target = policy.call(backend.target)
         call, estimate = _begin(client.tracker, target, request, call_tags)
         started = time.monotonic()
@@ -336,7 +350,10 @@ class AsyncCompletions:
     ) -> ChatCompletion | AsyncStream:
         """The async twin of ``Completions.create``."""
         client = self._client
-        request = build_request(
+        request, call_tags = _prepare(
+            client.backend,
+            client.tags,
+            tags,
             messages=messages,
             stream=stream,
             model=model,
@@ -347,9 +364,7 @@ class AsyncCompletions:
             temperature=temperature,
             extra_body=extra_body,
         )
-        call_tags = merge_tags(client.tags, tags)
         backend, policy = client.backend, client.retry_policy
-        backend.check(request)
         target = await policy.acall(backend.atarget)
         call, estimate = None, 0
         if client.tracker is not None:
