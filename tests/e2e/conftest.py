@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 import serverproc
+from fakeaws import fake_aws_environment, use_fake_aws
 from serverproc import Server, serve_tiny
 
 from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
@@ -26,17 +27,7 @@ TOOL_ENDPOINT = "gptoss-tool"
 @pytest.fixture(autouse=True)
 def _fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """boto3 signs requests even to the stand-in; nothing here can reach AWS."""
-    for key, value in {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_CONFIG_FILE": str(tmp_path / "aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "GPTOSS_AWS_HOME": str(tmp_path / "gptoss-aws"),
-    }.items():
-        monkeypatch.setenv(key, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    use_fake_aws(monkeypatch, fake_aws_environment(tmp_path))
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +28,8 @@ from typing import Any, ClassVar
 
 import pytest
 import serverproc
+from fakeaws import fake_aws_environment as base_fake_aws_environment
+from fakeaws import use_fake_aws
 from moto.core.responses import ActionResult
 from moto.sagemaker.models import FakeEndpointConfig
 from moto.sagemaker.responses import SageMakerResponse
@@ -95,14 +96,8 @@ def fake_aws_environment(home: Path) -> dict[str, str]:
     the SDK's ledger under ``home``, SageMaker SDK telemetry off."""
     home.mkdir(parents=True, exist_ok=True)
     return {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": REGION,
+        **base_fake_aws_environment(home, REGION),
         "AWS_REGION": REGION,
-        "AWS_CONFIG_FILE": str(home / "aws-config"),
-        "AWS_SHARED_CREDENTIALS_FILE": str(home / "aws-credentials"),
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "GPTOSS_AWS_HOME": str(home / "gptoss-aws"),
         TELEMETRY_OPT_OUT_ENV: str(write_telemetry_opt_out(home / "sagemaker-config.yaml")),
         # The container or a stand-in answers slowly on 2 cores; never in a loop of retries.
         "AWS_MAX_ATTEMPTS": "1",
@@ -111,13 +106,7 @@ def fake_aws_environment(home: Path) -> dict[str, str]:
 
 @pytest.fixture(autouse=True)
 def _fake_aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for key, value in fake_aws_environment(tmp_path / "home").items():
-        monkeypatch.setenv(key, value)
-    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "GPTOSS_STACK_NAME"):
-        monkeypatch.delenv(key, raising=False)
-    for key in list(os.environ):
-        if key.startswith("AWS_ENDPOINT_URL"):
-            monkeypatch.delenv(key)
+    use_fake_aws(monkeypatch, fake_aws_environment(tmp_path / "home"))
 
 
 # ---- Bedrock runtime stand-in ------------------------------------------------------------
