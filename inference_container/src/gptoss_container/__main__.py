@@ -2,8 +2,9 @@
 
 SageMaker starts the image as ``docker run IMAGE serve`` (SageMaker developer guide,
 "Use your own inference code with hosting services"). Every setting is validated and every
-problem reported together before vLLM loads anything; then this process becomes vLLM's
-OpenAI server (exec), so SageMaker's SIGTERM reaches the server directly.
+problem reported together before vLLM loads anything; then this process runs vLLM's OpenAI
+server itself, so SageMaker's SIGTERM reaches the server directly and vLLM, imported once
+for the argument check, is not imported a second time by a new interpreter.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 
 from gptoss_container.gpu import detect_gpus
-from gptoss_container.middleware import DRAIN_TIMEOUT_ENV
+from gptoss_container.middleware import DRAIN_TIMEOUT_ENV, ensure_logging
 from gptoss_container.offline import harmony_vocab_problems, offline_env
 from gptoss_container.security import custom_code_env
 from gptoss_container.settings import ContainerSettings, SettingsError, load_settings
@@ -39,7 +40,10 @@ class LaunchPlan:
 
 
 def plan_launch(environ: Mapping[str, str]) -> LaunchPlan:
-    """Everything `serve` will run, or one SettingsError naming every problem."""
+    """Everything `serve` will run, or one SettingsError naming every problem.
+
+    Imports no vLLM: some of the variables it computes must be set before vLLM is imported.
+    """
     problems: list[str] = []
     settings: ContainerSettings | None = None
     # Probe the GPUs first so hardware problems come in the same message as the rest;
@@ -54,7 +58,6 @@ def plan_launch(environ: Mapping[str, str]) -> LaunchPlan:
         raise SettingsError(problems)
 
     argv = build_vllm_args(settings, gpus, extra_args=["--middleware", MIDDLEWARE])
-    check_against_vllm_parser(argv)
     env = dict(environ)
     env.update(build_engine_env(settings, gpus))
     env.update(offline_env(settings.allow_hub_download))
@@ -80,10 +83,13 @@ def main(args: Sequence[str] | None = None) -> int:
         "command, start nothing",
     )
     command = parser.parse_args(args).command
-    logging.basicConfig(level=os.environ.get("GPTOSS_LOG_LEVEL", "INFO").upper())
+    ensure_logging()
 
     try:
         plan = plan_launch(os.environ)
+        # The argument check imports vLLM, which reads some of these variables on import.
+        os.environ.update(plan.env)
+        check_against_vllm_parser(plan.argv)
     except SettingsError as exc:
         print(f"gptoss_container: cannot start.\n{exc}", file=sys.stderr)
         return 2
@@ -93,9 +99,16 @@ def main(args: Sequence[str] | None = None) -> int:
         print(shlex.join(cmd))
         return 0
     logger.info("starting: %s", shlex.join(cmd))
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.execve(sys.executable, cmd, plan.env)  # noqa: S606 - our own argv, no shell
+    return _serve(plan.argv)
+
+
+def _serve(argv: Sequence[str]) -> int:
+    """Run vLLM's own server entry (its parser, logging set-up and launcher) in this process."""
+    from vllm.entrypoints.launchers.api_server import entry
+
+    sys.argv = [VLLM_SERVER_MODULE, *argv]
+    entry.main()
+    return 0
 
 
 if __name__ == "__main__":

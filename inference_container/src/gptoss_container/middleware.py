@@ -32,7 +32,7 @@ DRAIN_TIMEOUT_ENV = "GPTOSS_DRAIN_TIMEOUT_SECONDS"
 _FALLBACK_DRAIN_TIMEOUT_S = 30.0
 
 
-def _ensure_logging() -> None:
+def ensure_logging() -> None:
     """vLLM configures only its own loggers; without this our drain and routing messages
     would be dropped inside the server process."""
     root = logging.getLogger("gptoss_container")
@@ -51,7 +51,7 @@ class GptOssMiddleware:
         drain: DrainState | None = None,
         route_by_body: bool | None = None,
     ) -> None:
-        _ensure_logging()
+        ensure_logging()
         self.app = app
         self.drain = drain or DrainState(
             float(os.environ.get(DRAIN_TIMEOUT_ENV, _FALLBACK_DRAIN_TIMEOUT_S))
