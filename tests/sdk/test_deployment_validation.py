@@ -238,12 +238,29 @@ def test_a_region_where_bedrock_does_not_offer_gpt_oss_is_refused() -> None:
         "region",
         "Bedrock is not known to offer gpt-oss in eu-west-3",
     )
-    assert problem.fix.startswith("use one of us-east-1, us-west-2, set bedrock: null")
+    assert problem.fix.startswith("use one of ap-northeast-1, ap-south-1, ap-southeast-3, ")
+    assert "us-gov-west-1, us-west-2, set bedrock: null" in problem.fix
     assert "list-foundation-models --by-provider openai --region eu-west-3" in problem.fix
 
 
 def test_every_bedrock_region_has_a_source() -> None:
     assert all(source for source in BEDROCK_GPT_OSS_REGIONS.values())
+
+
+# The 12 in-region commercial regions of the Bedrock user guide's models-supported page, and
+# GovCloud (US).
+@pytest.mark.parametrize(
+    "region",
+    [
+        "us-east-1", "us-east-2", "us-west-2", "ap-northeast-1", "ap-south-1", "ap-southeast-3",
+        "eu-central-1", "eu-north-1", "eu-south-1", "eu-west-1", "eu-west-2", "sa-east-1",
+        "us-gov-west-1",
+    ],
+)  # fmt: skip
+def test_every_region_bedrock_offers_gpt_oss_in_is_accepted(region: str) -> None:
+    assert not [
+        p for p in problems_of({"region": region}, preset="bedrock-only") if p.field == "region"
+    ]
 
 
 def test_a_team_name_that_cannot_be_part_of_a_name_is_refused() -> None:

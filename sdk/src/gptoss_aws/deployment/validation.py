@@ -23,6 +23,7 @@ from gptoss_aws.instances import (
     InstanceType,
 )
 from gptoss_aws.models import ModelSpec
+from gptoss_aws.pricing.regions import BEDROCK_GPT_OSS_REGIONS
 
 GIB = 1024**3
 
@@ -43,20 +44,8 @@ UTILIZATION_DEFAULT = 0.92
 # gpt-oss has 64 attention heads and 8 KV heads: tensor parallelism must split both evenly.
 TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
 
-# Regions where Bedrock offers gpt-oss in-region, each with its source. GovCloud (US) also
-# offers both models (AWS Machine Learning blog, "Run NVIDIA Nemotron and OpenAI GPT OSS
-# models on Amazon Bedrock in AWS GovCloud (US)"), which names the partition but not the
-# region: use allow_unlisted_regions there. At run time, ListFoundationModels is the truth.
-BEDROCK_GPT_OSS_REGIONS: dict[str, str] = {
-    "us-west-2": (
-        "launch region: AWS News Blog, 'OpenAI open weight models now available on AWS' "
-        "(2025-08-05)"
-    ),
-    "us-east-1": (
-        "the AWS Price List offer file for us-east-1 prices both models (litellm PR #39866; "
-        "gptoss_aws bundled prices)"
-    ),
-}
+# Regions where Bedrock offers gpt-oss in-region (12 + GovCloud), each with its source: one
+# table, shared with the price catalog (gptoss_aws.pricing.regions).
 
 # Name rules, each from the API reference of the resource that carries the name.
 # The pattern alone does not cap the length (hyphens repeat inside a group): check both.
