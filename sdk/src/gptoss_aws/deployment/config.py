@@ -125,13 +125,37 @@ class SageMakerConfig(_Strict):
     on instance types with local NVMe (hardware-encrypted): every GPU type today."""
 
     image_uri: str | None = None
-    """Container image. Default: built from ``inference_container/`` as a CDK Docker asset
-    (needs a Docker engine at deploy time, not at synth)."""
+    """An ECR image to serve instead of building one. Default: none; ``cdk deploy`` builds
+    ``inference_container/`` in CodeBuild (no local Docker) and the model waits for it."""
+
+    base_image_uri: str | None = None
+    """ECR URI of ``vllm/vllm-openai:v0.32.0`` (or your mirror of it) that the cloud build
+    starts FROM. Default: none; the build pulls it through an ECR pull-through cache for
+    Docker Hub that authenticates with ``dockerhub_secret_name`` (anonymous Docker Hub pulls
+    from CodeBuild's shared addresses hit Docker Hub's rate limits)."""
+
+    dockerhub_secret_name: str = Field(
+        default="ecr-pullthroughcache/docker-hub", pattern=r"^ecr-pullthroughcache/[\w/+=.@-]+$"
+    )
+    """Secrets Manager secret with your Docker Hub ``username`` and ``accessToken``, used by the
+    pull-through cache rule. Default: ``ecr-pullthroughcache/docker-hub`` (ECR requires the
+    ``ecr-pullthroughcache/`` prefix: ECR user guide, pull-through-cache-creating-rule)."""
+
+    inference_ami_version: str | None = None
+    """``InferenceAmiVersion`` of the production variant. Default: the newest AMI in
+    ``gptoss_aws.deployment.ami`` that offers the instance type and whose NVIDIA driver runs
+    the image's CUDA (``al2023-ami-sagemaker-inference-gpu-4-1``: driver 580, CUDA 13.0)."""
+
+    keep_weights_on_destroy: bool = False
+    """Keep the weights bucket, its key and access logs when the weights stack is deleted
+    (``make destroy`` then lists them with the commands that delete them). Default:
+    ``False``: ``make destroy`` deletes them; ``make destroy-endpoint`` never touches them."""
 
     mirror_weights: bool = True
-    """Create the CodeBuild job that copies the checkpoint from Hugging Face into the
-    stack's weights bucket (``models/<model>/``). Default: ``True``; with ``False`` you
-    upload the uncompressed checkpoint to that prefix yourself."""
+    """Copy the checkpoint from Hugging Face into the weights stack's bucket
+    (``models/<model>/``) during ``cdk deploy``, verified against the hub's sizes and sha256,
+    before the model exists. Default: ``True``; with ``False`` you upload the uncompressed
+    checkpoint to that prefix yourself and the deploy waits until it holds ``config.json``."""
 
     target_concurrent_requests: float | None = Field(default=None, gt=0)
     """Autoscaling target: in-flight requests per model (per copy with inference
@@ -248,6 +272,7 @@ class ResourceNames:
 
     prefix: str
     sagemaker_stack: str
+    weights_stack: str
     bedrock_stack: str
     cost_stack: str
     endpoint: str
@@ -264,6 +289,7 @@ class ResourceNames:
         return cls(
             prefix=prefix,
             sagemaker_stack=f"{stack}-SageMaker",
+            weights_stack=f"{stack}-Weights",
             bedrock_stack=f"{stack}-Bedrock",
             cost_stack=f"{stack}-Cost",
             endpoint=f"{prefix}-{model}",

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from gptoss_aws.deployment.ami import IMAGE_CUDA, ami_problems, cuda_text, default_inference_ami
 from gptoss_aws.deployment.config import (
     DeploymentConfig,
     InvalidConfigurationError,
@@ -414,6 +415,37 @@ def _check_sources(config: DeploymentConfig, out: list[Problem]) -> None:
     sm = config.sagemaker
     if sm is None:
         return
+    if sm.base_image_uri is not None and not ECR_IMAGE.match(sm.base_image_uri):
+        out.append(
+            Problem(
+                "sagemaker.base_image_uri",
+                f"{sm.base_image_uri!r} is not an Amazon ECR image with a tag or digest",
+                "copy vllm/vllm-openai:v0.32.0 into ECR and give its URI, or remove the field "
+                "to pull it through the ECR pull-through cache",
+            )
+        )
+    # An unknown instance type is reported by _check_instance; no AMI question then.
+    ami = sm.inference_ami_version or default_inference_ami(sm.instance_type)
+    if sm.instance_type not in INSTANCE_TYPES:
+        pass
+    elif ami is None:
+        out.append(
+            Problem(
+                "sagemaker.instance_type",
+                f"no SageMaker inference AMI in gptoss_aws.deployment.ami offers "
+                f"{sm.instance_type} with a driver for CUDA {cuda_text(IMAGE_CUDA)}",
+                "pick an instance type that al2023-ami-sagemaker-inference-gpu-4-1 offers",
+            )
+        )
+    else:
+        for message in ami_problems(ami, sm.instance_type):
+            out.append(
+                Problem(
+                    "sagemaker.inference_ami_version",
+                    message,
+                    "remove the field to pin the default AMI for the instance type",
+                )
+            )
     if sm.image_uri is not None and not ECR_IMAGE.match(sm.image_uri):
         out.append(
             Problem(
