@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 
+from gptoss_container.cuda_driver import driver_problems
 from gptoss_container.gpu import detect_gpus
 from gptoss_container.middleware import DRAIN_TIMEOUT_ENV, ensure_logging
 from gptoss_container.offline import harmony_vocab_problems, offline_env
@@ -54,6 +55,7 @@ def plan_launch(environ: Mapping[str, str]) -> LaunchPlan:
     except SettingsError as exc:
         problems.extend(exc.problems)
     problems.extend(harmony_vocab_problems(environ))
+    problems.extend(driver_problems(environ))
     if settings is None or problems:
         raise SettingsError(problems)
 

@@ -1,0 +1,120 @@
+"""Does the host's NVIDIA driver run this image's CUDA runtime? Asked before vLLM loads.
+
+``vllm/vllm-openai:v0.32.0`` carries a CUDA 13.0 runtime (vLLM's docker/Dockerfile, base
+``nvidia/cuda``, whose images set ``CUDA_VERSION``). A driver older than the runtime can only
+start it through CUDA forward compatibility, which SageMaker's inference AMIs switch off
+("NVIDIA Container Toolkit with disabled CUDA-compat mounting", SageMaker API reference,
+ProductionVariant.InferenceAmiVersion) and which needs a data-center GPU and a supported
+driver branch. Without this check the failure surfaces minutes later as a CUDA error deep in
+vLLM's worker start-up; with it the container stops at once with one line naming both
+versions and the AMI that fixes it.
+
+The driver version comes from ``nvidia-smi`` (the kernel module's version, which is what
+decides), not from ``cuDriverGetVersion``: the image runs ``ldconfig`` on its CUDA compat
+directory, so libcuda may be the image's forward-compatibility copy and report the runtime's
+own version whatever the host has.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Callable, Mapping
+
+# Set by every nvidia/cuda base image (and so by vllm/vllm-openai), e.g. "13.0.1".
+IMAGE_CUDA_ENV = "CUDA_VERSION"
+# Escape hatch for hosts that do run forward compatibility (data-center GPU, supported branch).
+SKIP_ENV = "GPTOSS_SKIP_CUDA_DRIVER_CHECK"
+FIX_AMI = "al2023-ami-sagemaker-inference-gpu-4-1"
+
+# Minimum Linux x86_64 driver per CUDA version: NVIDIA CUDA Toolkit release notes, table
+# "CUDA Toolkit and Minimum Required Driver Version". A driver runs every CUDA up to the
+# highest row it meets.
+MIN_DRIVER_FOR_CUDA: tuple[tuple[tuple[int, int], tuple[int, ...]], ...] = (
+    ((13, 0), (580, 65, 6)),
+    ((12, 9), (575, 51, 3)),
+    ((12, 8), (570, 26)),
+    ((12, 6), (560, 28, 3)),
+    ((12, 5), (555, 42, 2)),
+    ((12, 4), (550, 54, 14)),
+    ((12, 3), (545, 23, 6)),
+    ((12, 2), (535, 54, 3)),
+    ((12, 1), (530, 30, 2)),
+    ((12, 0), (525, 60, 13)),
+    ((11, 8), (520, 61, 5)),
+)
+
+DriverQuery = Callable[[], "str | None"]
+
+
+def parse_version(text: str) -> tuple[int, ...] | None:
+    """``"550.163.01"`` -> ``(550, 163, 1)``; None when it is not a dotted number."""
+    parts = text.strip().split(".")
+    if not all(part.isdigit() for part in parts):
+        return None
+    return tuple(int(part) for part in parts)
+
+
+def cuda_supported_by_driver(driver: tuple[int, ...]) -> tuple[int, int] | None:
+    for cuda, minimum in MIN_DRIVER_FOR_CUDA:
+        if driver >= minimum:
+            return cuda
+    return None
+
+
+def query_driver_version() -> str | None:
+    """The kernel driver's version from nvidia-smi, or None when there is no driver."""
+    exe = shutil.which("nvidia-smi")
+    if exe is None:
+        return None
+    done = subprocess.run(
+        [exe, "--query-gpu=driver_version", "--format=csv,noheader"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    lines = done.stdout.strip().splitlines() if done.returncode == 0 else []
+    return lines[0].strip() if lines else None
+
+
+def _version_text(version: tuple[int, ...]) -> str:
+    return ".".join(str(part) for part in version)
+
+
+def driver_problems(
+    environ: Mapping[str, str], *, query: DriverQuery = query_driver_version
+) -> list[str]:
+    """One problem when the driver is older than the image's CUDA runtime, else none.
+
+    Nothing is checked on the cpu profile, outside an nvidia/cuda image (no CUDA_VERSION),
+    without a driver (the GPU probe reports that), or with GPTOSS_SKIP_CUDA_DRIVER_CHECK=true.
+    """
+    if environ.get("GPTOSS_GPU_PROFILE") == "cpu":
+        return []
+    if environ.get(SKIP_ENV, "").strip().lower() in {"1", "true", "yes"}:
+        return []
+    image = parse_version(environ.get(IMAGE_CUDA_ENV, "") or "x")
+    if image is None or len(image) < 2:
+        return []
+    runtime = (image[0], image[1])
+    reported = query()
+    if reported is None:
+        return []
+    driver = parse_version(reported)
+    if driver is None:
+        return [
+            f"nvidia-smi reported driver version {reported!r}, which is not a version number; "
+            f"set {SKIP_ENV}=true to start without comparing it to CUDA {_version_text(runtime)}"
+        ]
+    supported = cuda_supported_by_driver(driver)
+    if supported is not None and supported >= runtime:
+        return []
+    runs = f"CUDA {_version_text(supported)}" if supported else "no CUDA 11.8 or later"
+    return [
+        f"the host's NVIDIA driver {reported} runs {runs}, older than this image's CUDA "
+        f"{_version_text(runtime)} runtime, so vLLM cannot start. Fix: deploy on an AMI "
+        f"whose driver runs CUDA {_version_text(runtime)} (SageMaker: InferenceAmiVersion "
+        f"{FIX_AMI}, driver 580), or set {SKIP_ENV}=true on a host with CUDA forward "
+        "compatibility"
+    ]
