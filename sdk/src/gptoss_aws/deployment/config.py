@@ -166,6 +166,13 @@ class SageMakerConfig(_Strict):
     """Capture request and response payloads to S3. Default: ``False`` (prompts can hold
     personal data; turn on deliberately)."""
 
+    instance_quota: int | None = Field(default=None, ge=1)
+    """Your account's Service Quotas value "<instance type> for endpoint usage" in the
+    region (shared by every endpoint of the account there). Validation refuses an update
+    policy that needs more instances at once than this. Default: none, which assumes the
+    quota is exactly what an update at full scale needs (``make synth`` prints that number:
+    request it before the first deploy; new accounts often have 0 for GPU types)."""
+
     @property
     def model_spec(self) -> ModelSpec:
         return get_model(self.model)
@@ -185,9 +192,19 @@ class BedrockConfig(_Strict):
     tagged with its team so Cost Explorer splits the Bedrock bill by team. Default:
     ``{"default": "gpt-oss-120b"}``."""
 
-    invocation_logging: bool = True
-    """Turn on Bedrock model invocation logging for the account and region (a custom
-    resource: there is no CloudFormation type, aws-cdk #31478). Default: ``True``."""
+    invocation_logging: bool = False
+    """Deploy the account-level stack ``<Project>-Account`` that turns on Bedrock model
+    invocation logging for the account and region. The setting is one per account and
+    region, so that stack is named without the environment (every environment that opts in
+    deploys the same stack) and is termination-protected: deleting an environment never
+    changes it. Default: ``False`` (opt-in)."""
+
+    allow_direct_invocation: bool = False
+    """Let the invoke policy call the foundation models directly, not only through the
+    team profiles. Direct calls carry no team tags: per-team attribution and the
+    tag-filtered budget miss them, and the synth summary says the flag is on.
+    Default: ``False`` (with teams, the models are reachable only through a profile: the
+    ``bedrock:InferenceProfileArn`` condition)."""
 
     guardrail: bool = False
     """Create a guardrail and require it with the ``bedrock:GuardrailIdentifier``
@@ -275,6 +292,7 @@ class ResourceNames:
     weights_stack: str
     bedrock_stack: str
     cost_stack: str
+    account_stack: str
     endpoint: str
     inference_component: str
     ledger_table: str
@@ -292,6 +310,8 @@ class ResourceNames:
             weights_stack=f"{stack}-Weights",
             bedrock_stack=f"{stack}-Bedrock",
             cost_stack=f"{stack}-Cost",
+            # No environment in it: one stack per project, account and region.
+            account_stack=f"{''.join(p.capitalize() for p in config.project.split('-'))}-Account",
             endpoint=f"{prefix}-{model}",
             inference_component=f"{prefix}-{model}-ic",
             ledger_table=f"{prefix}-ledger",
@@ -329,8 +349,11 @@ PRESETS: dict[str, DeploymentConfig] = {
             instance_type="ml.p5.48xlarge",
             inference_components=True,
             gpus_per_copy=1,
-            min_copies=1,
-            max_copies=8,
+            # A rolling update replaces copies in batches of 5-50% of the copy count
+            # (InferenceComponentRollingUpdatePolicy): 2 copies make a batch of 1 valid,
+            # and 7 copies on 8 GPUs leave the batch a free GPU on the one instance.
+            min_copies=2,
+            max_copies=7,
             min_instances=1,
             max_instances=1,
         ),

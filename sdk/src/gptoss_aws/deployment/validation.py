@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gptoss_aws.deployment.ami import IMAGE_CUDA, ami_problems, cuda_text, default_inference_ami
+from gptoss_aws.deployment.capacity import check_update_capacity
 from gptoss_aws.deployment.config import (
     DeploymentConfig,
     InvalidConfigurationError,
@@ -598,6 +599,7 @@ CHECKS: tuple[Check, ...] = (
     _check_bedrock_region,
     _check_names,
     _check_cost,
+    check_update_capacity,
 )
 
 
