@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from aws_cdk import ArnFormat, Names, Stack, Token
 from aws_cdk import aws_iam as iam
@@ -41,13 +42,17 @@ def unique_sagemaker_name(scope: IConstruct, suffix: str = "") -> str:
     return f"{base[:room].rstrip('-')}{suffix}"
 
 
-def allow_log_encryption(key: kms.IKey) -> None:
-    """Let CloudWatch Logs use `key` for this account's log groups in this region.
+def allow_log_encryption(key: kms.IKey, log_group_names: Sequence[str]) -> None:
+    """Let CloudWatch Logs use `key` for the named log groups of this account and region.
 
     Logs encrypts with the key itself, so the key policy (not a role) must allow the
-    regional logs principal, limited by the log-group encryption context (CloudWatch Logs
-    user guide, encrypt-log-data-kms.html). An imported key ignores this: its policy must
-    already allow it.
+    regional logs principal; the ``kms:EncryptionContext:aws:logs:arn`` condition limits it
+    to our own groups (CloudWatch Logs user guide, encrypt-log-data-kms.html: "you can
+    restrict the key to a specific log group by adding the encryption context condition").
+    Names are literal (a token would make the key depend on a group that depends on the
+    key) and may end in ``*``: a group CloudFormation names is ``<stack name>-<id>-<suffix>``,
+    so ``f"{stack.stack_name}-*"`` covers exactly this stack's unnamed groups. An imported
+    key ignores this: its policy must already allow it.
     """
     stack = Stack.of(key)
     key.add_to_resource_policy(
@@ -64,12 +69,15 @@ def allow_log_encryption(key: kms.IKey) -> None:
             resources=["*"],
             conditions={
                 "ArnLike": {
-                    "kms:EncryptionContext:aws:logs:arn": stack.format_arn(
-                        service="logs",
-                        resource="log-group",
-                        resource_name="*",
-                        arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                    )
+                    "kms:EncryptionContext:aws:logs:arn": [
+                        stack.format_arn(
+                            service="logs",
+                            resource="log-group",
+                            resource_name=name,
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                        for name in log_group_names
+                    ]
                 }
             },
         )

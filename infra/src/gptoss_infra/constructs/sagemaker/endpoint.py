@@ -155,12 +155,12 @@ class GptOssEndpoint(Construct, EndpointMetrics):
 
     def _log_groups(self, props: GptOssEndpointProps) -> logs.LogGroup:
         key = props.artifacts.encryption_key
-        allow_log_encryption(key)
         names = [("Logs", ENDPOINT_LOG_GROUP.format(name=self.endpoint_name))]
         if self.inference_component_name is not None:
             names.append(
                 ("ComponentLogs", COMPONENT_LOG_GROUP.format(name=self.inference_component_name))
             )
+        allow_log_encryption(key, [name for _, name in names])
         self._log_group_list = [
             logs.LogGroup(
                 self,

@@ -119,7 +119,8 @@ class WeightsMirror(Construct):
             retention=log_retention,
             removal_policy=removal_policy,
         )
-        allow_log_encryption(key)
+        # The group has no name: CloudFormation names it after the stack.
+        allow_log_encryption(key, [f"{Stack.of(self).stack_name}-*"])
         excludes = list(exclude_patterns)
         exclude_args = " ".join(f"--exclude '{p}'" for p in excludes)
         script_b64 = base64.b64encode(_VERIFY_SCRIPT.read_bytes()).decode()
