@@ -3,14 +3,15 @@
 CloudWatch alarms without an action notify no one (the NIST 800-53 and HIPAA packs flag
 them: CloudWatchAlarmAction). CloudWatch publishes to a KMS-encrypted topic only if the
 key policy lets ``cloudwatch.amazonaws.com`` use the key (Amazon SNS developer guide,
-"Enable compatibility between event sources from AWS services and encrypted topics").
+"Enable compatibility between event sources from AWS services and encrypted topics") and
+the topic policy, which replaces the default one, allows it ``sns:Publish``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import RemovalPolicy, Stack
+from aws_cdk import ArnFormat, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -55,6 +56,29 @@ class AlarmTopic(Construct):
         )
         self.topic = sns.Topic(
             self, "Topic", master_key=self.key, enforce_ssl=True, display_name="gpt-oss alarms"
+        )
+        # enforce_ssl creates a topic policy, and a topic policy replaces SNS's default one
+        # (which let the account's services publish): CloudWatch needs its own Allow
+        # (AWS Knowledge Center, cloudwatch-receive-sns-for-alarm-trigger), limited to this
+        # account's alarms in this region.
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["sns:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions={
+                    "StringEquals": {"aws:SourceAccount": stack.account},
+                    "ArnLike": {
+                        "aws:SourceArn": stack.format_arn(
+                            service="cloudwatch",
+                            resource="alarm",
+                            resource_name="*",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    },
+                },
+            )
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))

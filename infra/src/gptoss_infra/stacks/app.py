@@ -8,6 +8,7 @@ from aws_cdk import App
 
 from gptoss_aws.deployment.config import DeploymentConfig
 from gptoss_aws.deployment.validation import validate
+from gptoss_infra.stacks.account_stack import GptOssAccountStack
 from gptoss_infra.stacks.bedrock_stack import GptOssBedrockStack
 from gptoss_infra.stacks.cost_stack import GptOssCostStack
 from gptoss_infra.stacks.nag import add_rule_packs
@@ -39,6 +40,9 @@ def build_app(
     GptOssCostStack(app, names.cost_stack, config=config)
     if config.bedrock is not None:
         GptOssBedrockStack(app, names.bedrock_stack, config=config)
+        if config.bedrock.invocation_logging:
+            # Shared by every environment of the account and region (see account_stack).
+            GptOssAccountStack(app, names.account_stack, config=config)
     if config.sagemaker is not None:
         GptOssSageMakerStack(app, names.sagemaker_stack, config=config)
     if rule_packs:

@@ -1,5 +1,5 @@
-"""GptOssBedrockStack: invoke policy, a tagged inference profile per team, invocation
-logging and an optional enforced guardrail."""
+"""GptOssBedrockStack: invoke policy, a tagged inference profile per team and an optional
+enforced guardrail. Invocation logging is account-wide: see ``account_stack``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from gptoss_aws.models import get_model
 from gptoss_infra.constructs.bedrock.access import BedrockAccess
 from gptoss_infra.constructs.bedrock.guardrail import GptOssGuardrail
 from gptoss_infra.constructs.bedrock.inference_profiles import TeamProfile
-from gptoss_infra.constructs.bedrock.invocation_logging import InvocationLogging
 from gptoss_infra.stacks.common import GptOssStack
 
 
@@ -28,7 +27,7 @@ class GptOssBedrockStack(GptOssStack):
             construct_id,
             config=config,
             component="bedrock",
-            description=f"gpt-oss {config.environment}: Bedrock access, team profiles, logging",
+            description=f"gpt-oss {config.environment}: Bedrock access and team profiles",
         )
         bedrock = config.bedrock
         if bedrock is None:
@@ -44,11 +43,17 @@ class GptOssBedrockStack(GptOssStack):
                 for team, model in bedrock.teams.items()
             ],
             guardrail=self.guardrail,
+            # With teams, the models are reachable only through their profiles (the
+            # bedrock:InferenceProfileArn condition), so all spend carries team tags;
+            # direct invocation is an explicit opt-in.
+            require_inference_profile=bool(bedrock.teams) and not bedrock.allow_direct_invocation,
             # The same "<project>-<env>-<team>-<model>" the validation checked for length.
             profile_name_prefix=config.names.prefix,
         )
-        self.logging = (
-            InvocationLogging(self, "InvocationLogging") if bedrock.invocation_logging else None
+        # Read by the synth summary and the rehearsal (profile-bypass): the opt-in is
+        # visible in the template itself.
+        self.template_options.metadata["gptoss"]["direct_invocation"] = (
+            self.access.require_inference_profile is False
         )
 
         self.output(

@@ -7,6 +7,7 @@ from typing import Any
 
 from constructs import Construct
 
+from gptoss_aws.deployment.capacity import assumed_quota
 from gptoss_aws.deployment.config import DeploymentConfig, ResourceNames, SageMakerConfig
 from gptoss_aws.deployment.validation import gpus_per_replica, resolved_utilization
 from gptoss_aws.instances import INSTANCE_TYPES
@@ -94,6 +95,14 @@ class GptOssSageMakerStack(GptOssStack):
         sm = config.sagemaker
         if sm is None:
             raise ValueError("GptOssSageMakerStack needs config.sagemaker")
+        # The quota the update-capacity rehearsal and the summary check updates against:
+        # the stated one, else what an update at full scale needs.
+        self.template_options.metadata["gptoss"]["instance_quota"] = {
+            sm.instance_type: assumed_quota(sm)
+        }
+        self.template_options.metadata["gptoss"]["instance_quota_stated"] = (
+            sm.instance_quota is not None
+        )
         names = config.names
         spec = sm.model_spec
 
