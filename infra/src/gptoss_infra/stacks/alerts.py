@@ -18,6 +18,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from gptoss_infra.rehearsal.intent import declare_retained
+
 
 class AlarmTopic(Construct):
     """An SNS topic for CloudWatch alarm notifications, encrypted with its own key, TLS only.
@@ -82,3 +84,7 @@ class AlarmTopic(Construct):
         )
         for email in emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        declare_retained(
+            self,
+            reason="A deleted key makes any alarm message still encrypted with it unreadable.",
+        )

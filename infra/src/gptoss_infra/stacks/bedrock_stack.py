@@ -52,9 +52,7 @@ class GptOssBedrockStack(GptOssStack):
         )
         # Read by the synth summary and the rehearsal (profile-bypass): the opt-in is
         # visible in the template itself.
-        self.template_options.metadata["gptoss"]["direct_invocation"] = (
-            self.access.require_inference_profile is False
-        )
+        self.add_facts(direct_invocation=not self.access.require_inference_profile)
 
         self.output(
             "InvokePolicyArn",

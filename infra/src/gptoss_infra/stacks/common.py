@@ -51,6 +51,13 @@ class GptOssStack(Stack):
             },
         }
 
+    def add_facts(self, **facts: object) -> None:
+        """Add facts to the template's ``Metadata.gptoss`` block, which the summary and the
+        rehearsal read (the metadata property returns a copy: set it whole)."""
+        metadata = dict(self.template_options.metadata or {})
+        metadata["gptoss"] = {**metadata.get("gptoss", {}), **facts}
+        self.template_options.metadata = metadata
+
     def output(self, construct_id: str, value: str, what: str, description: str) -> CfnOutput:
         """A stack output with a stable export name (``<project>-<env>:<what>``) that the SDK
         and the notebooks import; changing one breaks their readers, so they are fixed here."""

@@ -97,11 +97,9 @@ class GptOssSageMakerStack(GptOssStack):
             raise ValueError("GptOssSageMakerStack needs config.sagemaker")
         # The quota the update-capacity rehearsal and the summary check updates against:
         # the stated one, else what an update at full scale needs.
-        self.template_options.metadata["gptoss"]["instance_quota"] = {
-            sm.instance_type: assumed_quota(sm)
-        }
-        self.template_options.metadata["gptoss"]["instance_quota_stated"] = (
-            sm.instance_quota is not None
+        self.add_facts(
+            instance_quota={sm.instance_type: assumed_quota(sm)},
+            instance_quota_stated=sm.instance_quota is not None,
         )
         names = config.names
         spec = sm.model_spec

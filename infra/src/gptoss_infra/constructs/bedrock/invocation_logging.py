@@ -34,6 +34,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
+from ...rehearsal.intent import declare_retained
 from .._common import PropErrors, acknowledge, is_literal
 
 # The log stream Bedrock writes to inside the configured log group (model-invocation-logging).
@@ -197,6 +198,11 @@ class InvocationLogging(Construct):
 
         self.custom_resource = self._custom_resource(
             stack, logging_config, retention, removal_policy
+        )
+        declare_retained(
+            self,
+            reason="Invocation logs are audit records of every Bedrock call in the account and "
+            "region; they and the key that decrypts them outlive the account stack.",
         )
 
     # ------------------------------------------------------------------------------------

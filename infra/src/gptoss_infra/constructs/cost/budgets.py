@@ -28,6 +28,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from ...rehearsal.intent import declare_retained
 from .._common import PropErrors, check_tags, is_literal
 
 MAX_NOTIFICATIONS = 5  # per budget (AWS Budgets quotas)
@@ -146,6 +147,11 @@ class CostControls(Construct):
         )
         for email in alert_emails:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
+        declare_retained(
+            self,
+            reason="CDK's default for keys: a deleted key makes anything still encrypted "
+            "with it unreadable.",
+        )
 
         subscriber = budgets.CfnBudget.SubscriberProperty(
             subscription_type="SNS", address=self.topic.topic_arn

@@ -18,6 +18,7 @@ from constructs import Construct
 
 from gptoss_aws.ledger.dynamodb import DAY_INDEX, OPEN_INDEX
 
+from ...rehearsal.intent import declare_retained
 from .._common import PropErrors, acknowledge, attach_managed_policy, is_literal
 
 PARTITION_KEY = "pk"
@@ -101,6 +102,11 @@ class LedgerTable(Construct):
                 ("NIST.800.53.R5-DynamoDBInBackupPlan", _BACKUP_REASON),
                 ("HIPAA.Security-DynamoDBInBackupPlan", _BACKUP_REASON),
             ],
+        )
+        declare_retained(
+            self,
+            reason="The ledger is the record of what each team spent; it and its key outlive "
+            "the environment.",
         )
         self.table_name: str = self.table.table_name
         self.table_arn: str = self.table.table_arn
