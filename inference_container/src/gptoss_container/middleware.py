@@ -15,6 +15,7 @@ from typing import Any
 
 from gptoss_container.drain import DrainState
 from gptoss_container.errors import error_body
+from gptoss_container.reasoning_alias import aliasing_send, reasoning_content_enabled
 from gptoss_container.request_rules import JSON_PATHS, decide
 from gptoss_container.routing import CUSTOM_ATTRIBUTES_HEADER, choose_route
 
@@ -50,6 +51,7 @@ class GptOssMiddleware:
         app: ASGIApp,
         drain: DrainState | None = None,
         route_by_body: bool | None = None,
+        reasoning_content: bool | None = None,
     ) -> None:
         ensure_logging()
         self.app = app
@@ -64,6 +66,12 @@ class GptOssMiddleware:
                 or _env_true("SAGEMAKER_ENABLE_STATEFUL_SESSIONS")
             )
         self.route_by_body = route_by_body
+        self.reasoning_content = (
+            reasoning_content_enabled(os.environ)
+            if reasoning_content is None
+            else reasoning_content
+        )
+        self._openapi: dict[str, Any] | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -74,6 +82,7 @@ class GptOssMiddleware:
             return
 
         path: str = scope["path"]
+        via_invocations = path == "/invocations"
         if path in ("/ping", "/health"):
             if self.drain.draining:
                 await _respond(send, 503, "the server is shutting down")
@@ -109,23 +118,47 @@ class GptOssMiddleware:
             body, disconnected = await _read_body(receive)
             if disconnected:
                 return
-            decision = decide(path, body, _max_model_len(scope), self.route_by_body)
+            decision = decide(
+                path,
+                body,
+                _max_model_len(scope),
+                self.route_by_body,
+                via_invocations=via_invocations,
+                openapi=self._openapi_document(scope),
+            )
             if decision.refusal is not None:
                 r = decision.refusal
                 await _respond(send, r.status, r.message, r.param)
                 return
             if decision.path != path:
                 scope = _with_path(scope, decision.path)
+                path = decision.path
             if decision.body is not None:
                 body = decision.body
                 scope = _with_content_length(scope, len(body))
             receive = _replay({"type": "http.request", "body": body, "more_body": False}, receive)
+            if self.reasoning_content and path in ("/v1/chat/completions", "/invocations"):
+                send = aliasing_send(send)
 
         self.drain.request_started()
         try:
             await self.app(scope, receive, send)
         finally:
             self.drain.request_finished()
+
+    def _openapi_document(self, scope: Scope) -> dict[str, Any] | None:
+        """vLLM's OpenAPI document (FastAPI builds it once and caches it), for the
+        request schemas request_shapes checks object-typed fields against."""
+        if self._openapi is None:
+            build = getattr(scope.get("app"), "openapi", None)
+            if callable(build):
+                try:
+                    document = build()
+                except Exception:  # a schema vLLM cannot render must not fail requests
+                    logger.exception("cannot build vLLM's OpenAPI document; skipping")
+                    document = {}
+                self._openapi = document if isinstance(document, dict) else {}
+        return self._openapi or None
 
     def _lifespan_receive(self, receive: Receive) -> Receive:
         async def wrapped() -> Message:

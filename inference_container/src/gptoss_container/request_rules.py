@@ -6,16 +6,40 @@ Pure functions over the parsed body, so each rule is tested without a server.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from gptoss_container.request_shapes import (
+    ShapeError,
+    check_chat_messages,
+    check_object_fields,
+    check_responses_input,
+    check_values,
+    parse,
+)
 from gptoss_container.stream_usage import USAGE_PATHS, with_stream_usage
 
 # Routes whose bodies we read. Everything else goes to vLLM untouched.
 JSON_PATHS: frozenset[str] = frozenset(
-    {"/invocations", "/v1/chat/completions", "/v1/completions", "/v1/responses"}
+    {
+        "/invocations",
+        "/v1/chat/completions",
+        "/v1/completions",
+        "/v1/responses",
+        "/tokenize",
+        "/detokenize",
+    }
 )
 
+# Each route's request schema in vLLM's OpenAPI document (components/schemas). /tokenize
+# takes a chat body (messages) or a completion body (prompt).
+_SCHEMA_NAMES: dict[str, str] = {
+    "/v1/chat/completions": "ChatCompletionRequest",
+    "/v1/completions": "CompletionRequest",
+    "/v1/responses": "ResponsesRequest",
+    "/detokenize": "DetokenizeRequest",
+}
 # The output-length fields of each API (OpenAI API reference: chat `max_tokens` and
 # `max_completion_tokens`, completions `max_tokens`, responses `max_output_tokens`).
 _LENGTH_FIELDS: dict[str, tuple[str, ...]] = {
@@ -40,10 +64,27 @@ class Decision:
     refusal: Refusal | None = None
 
 
-def decide(path: str, body: bytes, max_model_len: int | None, route_by_body: bool) -> Decision:
+def decide(
+    path: str,
+    body: bytes,
+    max_model_len: int | None,
+    route_by_body: bool,
+    *,
+    via_invocations: bool = False,
+    openapi: Mapping[str, Any] | None = None,
+) -> Decision:
+    """What to do with one JSON request.
+
+    ``via_invocations``: the request came in on /invocations (SageMaker's only route),
+    whatever route the custom attributes chose. ``openapi``: vLLM's OpenAPI document,
+    for the object-typed fields of each route's request schema.
+    """
     try:
-        request: Any = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        request: Any = parse(body)
+        check_values(request)
+    except ShapeError as exc:
+        return Decision(path, refusal=Refusal(400, exc.message, exc.param))
+    except ValueError:
         return Decision(path)  # vLLM answers malformed JSON with a 400 of its own
     if not isinstance(request, dict):
         return Decision(path)
@@ -57,15 +98,55 @@ def decide(path: str, body: bytes, max_model_len: int | None, route_by_body: boo
         elif "prompt" in request:
             path = "/v1/completions"
 
+    try:
+        _check_shapes(path, request, openapi)
+    except ShapeError as exc:
+        return Decision(path, refusal=Refusal(400, exc.message, exc.param))
+
     refusal = _length_refusal(path, request, max_model_len)
     if refusal is not None:
         return Decision(path, refusal=refusal)
 
+    changed: dict[str, Any] | None = None
+    if via_invocations and "model" in request:
+        # Behind /invocations the endpoint is the model: SageMaker clients (LiteLLM's
+        # sagemaker_chat, Strands' payload_config) send the endpoint's name or whatever
+        # their user wrote. Without a model vLLM serves its own (serving.py
+        # _is_model_supported) and answers with the served name.
+        changed = {k: v for k, v in request.items() if k != "model"}
     if path in USAGE_PATHS:
-        changed = with_stream_usage(request)
-        if changed is not None:
-            return Decision(path, json.dumps(changed).encode())
+        changed = with_stream_usage(changed or request) or changed
+    if changed is not None:
+        return Decision(path, json.dumps(changed).encode())
     return Decision(path)
+
+
+def _check_shapes(path: str, request: dict[str, Any], openapi: Mapping[str, Any] | None) -> None:
+    chat = path == "/v1/chat/completions" or (
+        path in ("/invocations", "/tokenize") and "messages" in request
+    )
+    if chat:
+        check_chat_messages(request)
+    if path == "/v1/responses":
+        check_responses_input(request)
+    check_object_fields(request, _request_schema(openapi, path, request))
+
+
+def _request_schema(
+    openapi: Mapping[str, Any] | None, path: str, request: dict[str, Any]
+) -> Mapping[str, Any] | None:
+    if openapi is None:
+        return None
+    name = _SCHEMA_NAMES.get(path)
+    if path == "/tokenize":
+        name = "TokenizeChatRequest" if "messages" in request else "TokenizeCompletionRequest"
+    elif path == "/invocations":
+        name = "ChatCompletionRequest" if "messages" in request else "CompletionRequest"
+    components = openapi.get("components", {})
+    schema = components.get("schemas", {}).get(name) if name else None
+    if not isinstance(schema, Mapping):
+        return None
+    return {"schema": schema, "components": components}
 
 
 def _length_refusal(

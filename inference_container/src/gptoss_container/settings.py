@@ -176,6 +176,8 @@ class ContainerSettings(BaseModel):
     allow_custom_code: bool = False
     allow_requirements_install: bool = False
     drain_timeout_s: Annotated[float, Field(ge=0, le=3600)] = DEFAULT_DRAIN_S
+    # Clients written for vLLM < 0.10 and DeepSeek-style APIs read only reasoning_content.
+    reasoning_content: bool = True
     tiktoken_encodings_base: str | None = None  # None: oss-harmony's built-in copy
     log_level: Annotated[LogLevel, BeforeValidator(_lower)] = "info"  # vLLM's default
     passthrough: tuple[PassthroughFlag, ...] = ()
@@ -321,6 +323,14 @@ ENV_VARS: tuple[EnvVar, ...] = (
         f"{DEFAULT_DRAIN_S:g}",
         "SageMaker sends SIGKILL 30 s after SIGTERM (your-algorithms-inference-code)",
         "set seconds between 0 and 3600; above 30 only helps outside SageMaker",
+    ),
+    EnvVar(
+        "GPTOSS_REASONING_CONTENT",
+        "reasoning_content",
+        "true",
+        "vLLM 0.32 names the field reasoning (chat_completion/protocol.py); Strands Agents "
+        "and clients of vLLM < 0.10 read reasoning_content",
+        "set true to send the reasoning under both names, false for reasoning only",
     ),
     EnvVar(
         "TIKTOKEN_ENCODINGS_BASE",
