@@ -19,6 +19,7 @@ help:
 	@echo "make test         every check and test (what CI runs)"
 	@echo "make serve-local  serve the tiny deterministic gpt-oss on 127.0.0.1:$(PORT) with our entrypoint"
 	@echo "make local        the whole path on this machine: SDK -> SageMaker stand-in -> container, cost report"
+	@echo "make rehearse     every environment checked against AWS's documented behaviour"
 
 $(DEV)/.installed: requirements/dev.lock sdk/pyproject.toml
 	rm -rf $(DEV)
@@ -66,7 +67,7 @@ test-e2e: $(DEV)/.installed $(ENGINE)/.installed
 	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
 	$(DEV)/bin/pytest tests/e2e
 
-test: lint typecheck typecheck-notebooks test-sdk test-container test-e2e test-infra test-notebooks
+test: lint typecheck typecheck-notebooks test-sdk test-container test-e2e test-infra rehearse test-notebooks
 
 serve-local: $(ENGINE)/.installed
 	$(ENGINE)/bin/python -m gptoss_tiny build --kind chat --out $(TINY_CACHE)/chat --if-missing
@@ -112,7 +113,7 @@ clean:
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 CDK_ENV ?= dev
 
-.PHONY: synth deploy test-infra
+.PHONY: synth deploy test-infra rehearse
 
 # Every stack of infra/environments/$(CDK_ENV).json, offline (no account, no lookups), then
 # the summary: stacks, resources, security findings, monthly cost. The summary also runs
@@ -130,6 +131,12 @@ deploy: $(CDK)/.installed node_modules/.installed
 
 test-infra: $(CDK)/.installed node_modules/.installed
 	$(CDK)/bin/pytest tests/infra
+
+# Every environment of infra/environments synthesized and checked against AWS's documented
+# behaviour: creation order, topic publishers, update capacity, account-wide settings, AMI,
+# profile bypass, IAM names, key scope, retained resources (docs/rehearsal.md).
+rehearse: $(CDK)/.installed
+	$(CDK)/bin/python -m gptoss_infra.rehearsal
 
 # --- notebooks: SageMaker Studio quickstarts run top to bottom in CI (issue 5) ----------
 # .venv-notebooks is what a Studio user has (SDK + reports + sagemaker v3) plus nbclient,
