@@ -106,7 +106,7 @@ def test_an_unresolved_application_profile_arn_says_to_resolve_it() -> None:
         PriceBook.load().token_price(arn, "us-east-1")
 
 
-def test_a_missing_region_is_an_error_naming_the_region_and_the_three_fixes() -> None:
+def test_a_missing_region_is_an_error_naming_the_region_and_the_fixes() -> None:
     with pytest.raises(UnpricedError) as caught:
         PriceBook.load().token_price("gpt-oss-120b", "ap-southeast-2")
     message = str(caught.value)
@@ -114,7 +114,8 @@ def test_a_missing_region_is_an_error_naming_the_region_and_the_three_fixes() ->
     assert "priced only in us-east-1" in message
     assert "override" in message
     assert "gptoss-aws prices refresh --region ap-southeast-2" in message
-    assert "unpriced" in message
+    assert "pending" in message
+    assert caught.value.fix == "gptoss-aws prices refresh --region ap-southeast-2"
 
 
 def test_a_missing_model_and_a_missing_instance_type_say_which() -> None:

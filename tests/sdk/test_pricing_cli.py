@@ -30,6 +30,7 @@ def test_list_prints_a_table_with_source_and_date(capsys: pytest.CaptureFixture[
         "KIND",
         "NAME",
         "REGION",
+        "TIER",
         "PRICE",
         "UNIT",
         "LAYER",

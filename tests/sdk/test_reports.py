@@ -101,7 +101,11 @@ def test_notes_always_count_unpriced_and_estimated_calls() -> None:
     assert any(n.startswith("SageMaker calls pending allocation: 2") for n in notes)
     assert any("still in flight" in n for n in notes)
     clean = summarize([row()]).notes
-    assert clean == ["Unpriced calls: 0", "Calls with estimated usage: 0"]
+    assert clean == [
+        "Unpriced calls: 0",
+        "Calls with estimated usage: 0",
+        "Calls with their price pending: 0",
+    ]
 
 
 def test_group_by_tags_and_time_buckets() -> None:
@@ -159,6 +163,7 @@ def test_frame_text_csv_json_and_html_views() -> None:
     assert list(frame.columns) == [
         "model", "calls", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd",
         "unpriced_calls", "estimated_calls", "pending_allocation_calls", "in_flight_calls",
+        "pending_price_calls", "pending_price_tokens",
     ]  # fmt: skip
     assert frame["cost_usd"].sum() == pytest.approx(1.10)
     assert frame.attrs["total_cost_usd"] == "1.10"

@@ -44,7 +44,9 @@ class FakePrices:
             Decimal("7.912"), "test hosting table", AS_OF
         )}  # fmt: skip
 
-    def token_price(self, model: str, region: str) -> TokenPrice:
+    def token_price(self, model: str, region: str, tier: str | None = None) -> TokenPrice:
+        if tier not in (None, "standard"):
+            raise UnpricedError(f"no {tier} price for {model} in {region}")
         try:
             return self.token[(model, region)]
         except KeyError:
@@ -124,22 +126,38 @@ def test_the_bundled_price_book_prices_bedrock(ledger: SQLiteLedger) -> None:
     assert cost.usd == Decimal("0.15")
 
 
-def test_an_unpriced_call_is_refused_before_anything_is_written(ledger: SQLiteLedger) -> None:
+def test_a_server_with_no_price_is_refused_before_anything_is_written(
+    ledger: SQLiteLedger,
+) -> None:
+    # An OpenAI-compatible server has no AWS price that could fill it later.
     tracker = Tracker(ledger, prices=FakePrices())
-    with pytest.raises(UnpricedError, match="eu-west-1"):
-        tracker.begin(bedrock(region="eu-west-1"))
     with pytest.raises(UnpricedError, match="per-token price"):
         tracker.begin(CallIntent(backend="openai", model="gpt-oss-20b", endpoint="http://x"))
-    with pytest.raises(UnpricedError, match="instance type"):
-        tracker.begin(sagemaker(instance_type=None))
-    with pytest.raises(UnpricedError):
-        tracker.begin(sagemaker(instance_type="ml.g6e.12xlarge"))
     assert ledger.query() == []
 
 
-def test_allow_unpriced_records_the_call_as_unpriced_never_as_zero(ledger: SQLiteLedger) -> None:
-    tracker = Tracker(ledger, prices=FakePrices(), allow_unpriced=True)
+def test_a_missing_aws_price_never_blocks_a_call_and_never_becomes_zero(
+    ledger: SQLiteLedger,
+) -> None:
+    tracker = Tracker(ledger, prices=FakePrices())
     cost = tracker.begin(bedrock(region="eu-west-1")).finish(Usage(prompt_tokens=10))
+    assert (cost.usd, cost.basis) == (None, "pending")
+    for intent in (sagemaker(instance_type=None), sagemaker(instance_type="ml.g6e.12xlarge")):
+        assert tracker.begin(intent).finish(Usage(prompt_tokens=10)).basis == "instance_hours"
+    bedrock_row, *sagemaker_rows = ledger.query()
+    assert (bedrock_row.cost_basis, bedrock_row.cost_usd, bedrock_row.prompt_tokens) == (
+        "pending", None, 10,
+    )  # fmt: skip
+    assert bedrock_row.reserved_usd is None
+    assert [r.cost_usd for r in sagemaker_rows] == [None, None]
+
+
+def test_allow_unpriced_records_an_unpriced_server_call_never_as_zero(
+    ledger: SQLiteLedger,
+) -> None:
+    tracker = Tracker(ledger, prices=FakePrices(), allow_unpriced=True)
+    intent = CallIntent(backend="openai", model="gpt-oss-20b", endpoint="http://x")
+    cost = tracker.begin(intent).finish(Usage(prompt_tokens=10))
     assert cost.usd is None
     assert cost.basis == "unpriced"
     [row] = ledger.query()
@@ -198,12 +216,21 @@ def test_a_hard_usd_budget_over_sagemaker_calls_is_a_configuration_error(
 
 
 def test_a_hard_usd_budget_over_an_unpriced_call_is_refused(ledger: SQLiteLedger) -> None:
-    tracker = Tracker(
-        ledger, prices=FakePrices(), allow_unpriced=True, budgets=[Budget(name="b", limit=1)]
-    )
-    with pytest.raises(UnpricedError, match="hard USD budget cannot bound an unpriced call"):
+    # The one case a missing price refuses a call: a hard USD budget must reserve it.
+    tracker = Tracker(ledger, prices=FakePrices(), budgets=[Budget(name="b", limit=1)])
+    with pytest.raises(UnpricedError, match="must reserve its worst case") as caught:
         tracker.begin(bedrock(region="eu-west-1"))
+    assert caught.value.fix == "gptoss-aws prices refresh --region eu-west-1"
+    assert "gptoss-aws prices refresh --region eu-west-1" in str(caught.value)
+    server = CallIntent(backend="openai", model="gpt-oss-20b", endpoint="http://x", max_tokens=9)
+    with pytest.raises(UnpricedError, match="hard USD budget cannot bound an unpriced call"):
+        Tracker(
+            ledger, prices=FakePrices(), allow_unpriced=True, budgets=[Budget(name="b", limit=1)]
+        ).begin(server)
     assert ledger.query() == []
+    # A soft USD budget does not need the price: the call goes ahead, pending.
+    soft = Tracker(ledger, prices=FakePrices(), budgets=[Budget(name="b", limit=1, mode="soft")])
+    assert soft.begin(bedrock(region="eu-west-1")).finish(Usage()).basis == "pending"
 
 
 def test_a_hard_budget_refuses_before_the_call_and_frees_headroom_after(

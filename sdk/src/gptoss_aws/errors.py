@@ -107,8 +107,12 @@ class BudgetExceededError(GptOssError):
 
 
 class UnpricedError(GptOssError):
-    """No price is known for this model, instance type or region.
+    """No price is known for this model, instance type, region or service tier.
 
-    Never treated as $0: add a price override, run ``gptoss-aws prices refresh``, or opt in
-    to recording the call as unpriced (every report then says so).
+    Never treated as $0. The tracker records such a call with its cost pending (it is only
+    refused when a hard USD budget must reserve its price); ``fix`` is the one command that
+    fills the price (``gptoss-aws prices refresh --region R``), ``region`` its region.
     """
+
+    region: str | None = None
+    fix: str | None = None

@@ -5,21 +5,25 @@
     ... send the request ...
     cost = call.finish(usage)                    # or status="error" / "aborted"
 
-``begin`` does everything that can refuse a call *before* it is sent: an unknown price
-raises UnpricedError (unless ``allow_unpriced``), a hard budget that cannot hold the call's
-worst case raises BudgetExceededError; in both cases nothing is written. Otherwise the
-ledger holds a reservation from then on, so a process killed mid-call leaves a row that
+``begin`` does everything that can refuse a call *before* it is sent: a hard budget that
+cannot hold the call's worst case raises BudgetExceededError, and a hard USD budget that
+must reserve a price we do not have raises UnpricedError; in both cases nothing is written.
+A missing price alone never refuses a call: the call goes ahead, its row records the tokens
+with the cost *pending* (never $0), and ``Ledger.price_pending`` (run by ``gptoss-aws prices
+refresh``) prices it later at the price in force when it ran. Otherwise the ledger holds a
+reservation from then on, so a process killed mid-call leaves a row that
 ``Ledger.reconcile`` turns into an aborted one.
 
 How each backend is costed:
 
-- ``bedrock``: per token, from the PriceBook (model, region); exact cost at finish.
+- ``bedrock``: per token, from the PriceBook (model, region, service tier), at the tier AWS
+  reports having served the call at; exact cost at finish, or pending.
 - ``openai`` (an OpenAI-compatible server): per token only if the caller gives a price
-  (``CallIntent.price``); otherwise it is unpriced.
+  (``CallIntent.price``); otherwise it is unpriced (there is no AWS price to fill it).
 - ``sagemaker``: instance-hours. ``cost_usd`` stays None at finish and reports allocate the
-  endpoint's instance-hours over a window (``gptoss_aws.costing.allocation``). The instance
-  price must exist at ``begin`` (it is what the report will use). Token budgets cover
-  SageMaker calls; a hard USD budget that would cover one raises ConfigurationError at
+  endpoint's instance-hours over a window (``gptoss_aws.costing.allocation``); an instance
+  price missing at that point leaves the window pending with its fill command. Token budgets
+  cover SageMaker calls; a hard USD budget that would cover one raises ConfigurationError at
   ``begin`` (there is no per-call price to reserve), a soft one does not count it.
 """
 
@@ -41,6 +45,7 @@ from gptoss_aws.errors import ConfigurationError, GptOssError, UnpricedError
 from gptoss_aws.ledger.base import utcnow
 from gptoss_aws.models import GPT_OSS_20B, GPT_OSS_120B, get_model
 from gptoss_aws.pricing.records import TOKENS_PER_MILLION, InstancePrice, TokenPrice
+from gptoss_aws.pricing.regions import DEFAULT_TIER, SERVICE_TIERS, canonical_tier
 from gptoss_aws.types import Backend, CallRecord, Cost, CostBasis, Usage
 
 if TYPE_CHECKING:
@@ -120,7 +125,7 @@ class PriceLookup(Protocol):
     """What the tracker needs from a price book (``gptoss_aws.pricing.PriceBook`` fits);
     both methods raise UnpricedError when they have no price."""
 
-    def token_price(self, model: str, region: str) -> TokenPrice: ...
+    def token_price(self, model: str, region: str, tier: str | None = None) -> TokenPrice: ...
 
     def instance_price(self, instance_type: str, region: str) -> InstancePrice: ...
 
@@ -154,9 +159,15 @@ class CallIntent:
     max_tokens: int | None = None
     prompt_tokens_estimate: int = 0
     price: TokenPrice | None = None
+    service_tier: str | None = None  # the Bedrock tier asked for (None: AWS's default)
+    project: str | None = None
 
     def __post_init__(self) -> None:
         problems: list[str] = []
+        if self.service_tier is not None and self.service_tier not in SERVICE_TIERS:
+            problems.append(
+                f"service_tier must be one of {list(SERVICE_TIERS)}, not {self.service_tier!r}"
+            )
         if self.backend not in get_args(Backend):
             problems.append(
                 f"backend must be one of {list(get_args(Backend))}, not {self.backend!r}"
@@ -191,6 +202,7 @@ class _Pricing:
     basis: CostBasis
     token_price: TokenPrice | None = None
     source: str | None = None
+    missing: UnpricedError | None = None  # why the cost is pending, and its fix
 
 
 class CallAlreadyFinishedError(GptOssError, RuntimeError):
@@ -246,13 +258,25 @@ class Tracker:
                     len(aborted),
                 )
 
+    def token_pricing(self, model: str, region: str, tier: str | None) -> _Pricing:
+        """Per-token pricing of a Bedrock call at ``tier``, or pending with the reason."""
+        try:
+            if canonical_tier(tier) == DEFAULT_TIER:
+                # Two arguments for the Standard tier: price lookups written before tiers
+                # existed (PriceLookup implementations of users and tests) keep working.
+                price = self.prices.token_price(model, region)
+            else:
+                price = self.prices.token_price(model, region, tier)
+        except UnpricedError as missing:
+            return _Pricing("pending", missing=missing)
+        return _Pricing("per_token", price, price.describe())
+
     def _pricing(self, intent: CallIntent) -> _Pricing:
         try:
             if intent.backend == "bedrock":
                 if not intent.region:
                     raise ConfigurationError("a Bedrock call needs its region to be priced")
-                price = self.prices.token_price(intent.model, intent.region)
-                return _Pricing("per_token", price, price.describe())
+                return self.token_pricing(intent.model, intent.region, intent.service_tier)
             if intent.backend == "openai":
                 if intent.price is None:
                     raise UnpricedError(
@@ -261,13 +285,15 @@ class Tracker:
                         "recording the call as unpriced (allow_unpriced=True)"
                     )
                 return _Pricing("per_token", intent.price, intent.price.describe())
+            # SageMaker: the call's share is allocated later, from the endpoint's timeline and
+            # the instance price then in the book; a price missing now only means the report
+            # will say pending until it is filled. Nothing to refuse here.
             if not intent.instance_type or not intent.region:
-                raise UnpricedError(
-                    f"SageMaker endpoint {intent.endpoint!r}: the instance type and region are "
-                    "needed to price its instance-hours; give them, or opt in to recording the "
-                    "call as unpriced (allow_unpriced=True)"
-                )
-            instance = self.prices.instance_price(intent.instance_type, intent.region)
+                return _Pricing("instance_hours")
+            try:
+                instance = self.prices.instance_price(intent.instance_type, intent.region)
+            except UnpricedError as missing:
+                return _Pricing("instance_hours", missing=missing)
             return _Pricing("instance_hours", None, instance.describe())
         except UnpricedError:
             if not self.allow_unpriced:
@@ -281,10 +307,19 @@ class Tracker:
         prompt_bound, completion_bound, tokens_bound = _worst_case_tokens(intent)
         reserved_usd: Decimal | None = None
         if pricing.token_price is not None:
-            reserved_usd = (
-                Decimal(prompt_bound) * pricing.token_price.input_per_1m
-                + Decimal(completion_bound) * pricing.token_price.output_per_1m
-            ) / TOKENS_PER_MILLION
+            reserved_usd = _worst_case_usd(pricing.token_price, prompt_bound, completion_bound)
+            if intent.backend == "bedrock" and intent.service_tier not in (None, DEFAULT_TIER):
+                # AWS reports the tier it served the call at, and the call is priced at that
+                # tier; a Flex or Priority request may be served at Standard (Bedrock user
+                # guide, service tiers), so the reservation covers the dearer of the two
+                # when both are known.
+                assert intent.region is not None
+                standard = self.token_pricing(intent.model, intent.region, DEFAULT_TIER)
+                if standard.token_price is not None:
+                    reserved_usd = max(
+                        reserved_usd,
+                        _worst_case_usd(standard.token_price, prompt_bound, completion_bound),
+                    )
         record = CallRecord(
             backend=intent.backend,
             model=intent.model,
@@ -302,16 +337,31 @@ class Tracker:
             reserved_usd=reserved_usd,
             reserved_tokens=tokens_bound,
             process_id=os.getpid(),
+            service_tier_requested=intent.service_tier,
+            project=intent.project,
         )
-        self._check_usd_budgets(record)
+        self._check_usd_budgets(record, pricing)
         self._reconcile_once()
         reserved = self.ledger.reserve(record, self.budgets)
         return TrackedCall(self, reserved, pricing)
 
-    def _check_usd_budgets(self, record: CallRecord) -> None:
+    def _check_usd_budgets(self, record: CallRecord, pricing: _Pricing) -> None:
         for budget in self.budgets:
             if budget.unit != "usd" or budget.mode != "hard" or not budget.applies_to(record):
                 continue
+            if record.cost_basis == "pending":
+                missing = pricing.missing
+                fix = (missing.fix if missing is not None else None) or (
+                    f"gptoss-aws prices refresh --region {record.region}"
+                )
+                error = UnpricedError(
+                    f"{budget.describe()} covers this call and must reserve its worst case, "
+                    f"but its price is not known ({missing}). Fill it with `{fix}` (or a price "
+                    "override), or narrow the budget; without a hard USD budget the call "
+                    "would go ahead with its cost pending."
+                )
+                error.fix, error.region = fix, record.region
+                raise error
             if record.cost_basis == "unpriced":
                 raise UnpricedError(
                     f"{budget.describe()} covers this call, which has no price: a hard USD "
@@ -325,6 +375,12 @@ class Tracker:
                     "budget cannot reserve it. Give the budget backend='bedrock' (or 'openai'), "
                     "use unit='tokens', or make it soft."
                 )
+
+
+def _worst_case_usd(price: TokenPrice, prompt: int, completion: int) -> Decimal:
+    return (
+        Decimal(prompt) * price.input_per_1m + Decimal(completion) * price.output_per_1m
+    ) / TOKENS_PER_MILLION
 
 
 def _worst_case_tokens(intent: CallIntent) -> tuple[int, int, int]:
@@ -383,9 +439,14 @@ class TrackedCall:
         ttft_ms: float | None = None,
         usage_source: Literal["reported", "estimated"] = "reported",
         latency_ms: float | None = None,
+        service_tier: str | None = None,
     ) -> Cost:
         """Settle the call with what it used; return its cost (``usd`` None for SageMaker
-        until a report allocates it, and for unpriced calls)."""
+        until a report allocates it, for pending and for unpriced calls).
+
+        ``service_tier`` is the Bedrock tier AWS reports having served the call at (also
+        read from ``usage.service_tier``, where the backends put it so streams carry it); the
+        call is priced at that tier. Without a report, the tier asked for is assumed."""
         with self._lock:
             if self._finished:
                 raise CallAlreadyFinishedError(f"call {self.call_id} was already finished")
@@ -393,7 +454,8 @@ class TrackedCall:
                 raise ConfigurationError(f"status must be ok, error or aborted, not {status!r}")
             if latency_ms is None:
                 latency_ms = (time.perf_counter() - self._started) * 1000.0
-            cost = self._cost(usage)
+            tier = self._served_tier(usage, service_tier)
+            cost = self._cost(usage, tier)
             final = self.record.model_copy(
                 update={
                     "ended_at": utcnow(),
@@ -406,7 +468,9 @@ class TrackedCall:
                     "status": status,
                     "error_kind": error_kind,
                     "cost_usd": cost.usd,
+                    "cost_basis": cost.basis,
                     "price_source": cost.price_source,
+                    "service_tier": tier,
                 }
             )
             self.tracker.ledger.settle(final)
@@ -421,11 +485,33 @@ class TrackedCall:
             logger.debug("call %s reported no reasoning tokens", final.id)
         return cost
 
-    def _cost(self, usage: Usage) -> Cost:
-        if self._pricing.token_price is not None:
+    def _served_tier(self, usage: Usage, reported: str | None) -> str | None:
+        if self.record.backend != "bedrock":
+            return None
+        reported = reported or (usage.model_extra or {}).get("service_tier")
+        return canonical_tier(reported or self.record.service_tier_requested)
+
+    def _cost(self, usage: Usage, tier: str | None) -> Cost:
+        pricing = self._pricing
+        if (
+            self.record.backend == "bedrock"
+            and tier is not None
+            and tier != canonical_tier(self.record.service_tier_requested)
+            and self.record.region is not None
+        ):
+            # Served at another tier than asked: that tier's price, or pending.
+            pricing = self.tracker.token_pricing(self.record.model, self.record.region, tier)
+        if pricing.token_price is not None:
             from gptoss_aws.costing.per_token import token_cost
 
-            return token_cost(usage, self._pricing.token_price)
+            return token_cost(usage, pricing.token_price)
+        if pricing.basis == "pending":
+            for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
+                if getattr(usage, name) < 0:
+                    raise ConfigurationError(f"usage.{name} is negative ({getattr(usage, name)})")
+            fix = pricing.missing.fix if pricing.missing is not None else None
+            fix = fix or f"gptoss-aws prices refresh --region {self.record.region}"
+            return Cost(usd=None, basis="pending", fix=fix)
         for name in ("prompt_tokens", "completion_tokens", "reasoning_tokens"):
             if getattr(usage, name) < 0:
                 raise ConfigurationError(f"usage.{name} is negative ({getattr(usage, name)})")

@@ -12,8 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field
 Backend = Literal["sagemaker", "bedrock", "openai"]
 # How a call's cost was found: a per-token price (Bedrock, or a user price for an
 # OpenAI-compatible server); a share of instance-hours allocated later over a window
-# (SageMaker, see the cost module); or no price at all, which reports always show.
-CostBasis = Literal["per_token", "instance_hours", "unpriced"]
+# (SageMaker, see the cost module); "pending": a per-token call whose AWS price was not known
+# when it ran, recorded with its tokens and priced later (``gptoss-aws prices refresh``); or
+# no price at all (an OpenAI-compatible server with none given), which reports always show.
+CostBasis = Literal["per_token", "instance_hours", "unpriced", "pending"]
 CallStatus = Literal["reserved", "ok", "error", "aborted"]
 
 
@@ -38,7 +40,8 @@ class Cost(_Model):
     """What a call cost, or why it has no figure yet.
 
     ``usd`` is None for SageMaker calls until a report allocates the endpoint's
-    instance-hours over a window, and for unpriced calls; it is never a silent 0.
+    instance-hours over a window, for pending calls (their price is not known yet: ``fix``
+    names the command that fills it) and for unpriced calls; it is never a silent 0.
     """
 
     usd: Decimal | None
@@ -46,6 +49,7 @@ class Cost(_Model):
     price_source: str | None = None
     input_usd: Decimal | None = None
     output_usd: Decimal | None = None
+    fix: str | None = None  # for a pending cost: the one command that fills its price
 
 
 class FunctionCall(_Model):
@@ -82,6 +86,7 @@ class ChatCompletion(_Model):
     cost: Cost | None = None
     backend: Backend
     call_id: str | None = None  # the ledger row of this call
+    service_tier: str | None = None  # the Bedrock tier that served the call, as AWS reported
 
 
 class ToolCallDelta(_Model):
@@ -150,3 +155,8 @@ class CallRecord(_Model):
     reserved_usd: Decimal | None = None
     reserved_tokens: int | None = None
     process_id: int | None = None  # who holds a reservation, for reconciliation
+    # Bedrock service tier (standard, flex, priority, reserved): the one AWS reported serving
+    # the call at (what it is priced at), and the one asked for.
+    service_tier: str | None = None
+    service_tier_requested: str | None = None
+    project: str | None = None  # Bedrock projectIdentifier the call was sent with

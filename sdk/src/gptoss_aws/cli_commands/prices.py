@@ -1,10 +1,17 @@
-"""`gptoss-aws prices list` and `gptoss-aws prices refresh`."""
+"""`gptoss-aws prices list`, `prices refresh` and `prices fill`.
+
+``refresh`` fetches list prices from AWS into the cache, says where a refreshed price differs
+from the bundled one, then prices the ledger's pending rows (calls that ran while their
+price was unknown) at the price in force when they ran. ``fill`` does that last step alone,
+e.g. after writing a price override.
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+from decimal import Decimal
 from typing import Any
 
 from gptoss_aws.errors import GptOssError
@@ -21,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="list the prices costs are computed from, or refresh them from AWS",
         description="Prices: bundled catalog < refreshed cache < your overrides.",
     )
-    sub = parser.add_subparsers(dest="prices_command", required=True, metavar="{list,refresh}")
+    sub = parser.add_subparsers(dest="prices_command", required=True, metavar="{list,refresh,fill}")
 
     listing = sub.add_parser("list", help="show every known price with its source and date")
     listing.add_argument("--region", help="only this region, e.g. us-east-1")
@@ -55,7 +62,26 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         dest="models",
         help="model short name (repeatable; default: gpt-oss-120b and gpt-oss-20b)",
     )
+    refresh.add_argument("--ledger", help="ledger whose pending rows to price (default: yours)")
+    refresh.add_argument(
+        "--prices-file",
+        default=os.environ.get(PRICES_FILE_ENV),
+        help=f"JSON/TOML price overrides (default: ${PRICES_FILE_ENV})",
+    )
     refresh.set_defaults(func=run_refresh)
+
+    fill = sub.add_parser(
+        "fill",
+        help="price the ledger's pending rows with the prices known now (after an override)",
+        description="Each pending row is priced at the price in force when the call ran.",
+    )
+    fill.add_argument("--ledger", help="ledger file, sqlite:///PATH or dynamodb://TABLE?region=")
+    fill.add_argument(
+        "--prices-file",
+        default=os.environ.get(PRICES_FILE_ENV),
+        help=f"JSON/TOML price overrides (default: ${PRICES_FILE_ENV})",
+    )
+    fill.set_defaults(func=run_fill)
 
 
 def _price_cells(price: TokenPrice | InstancePrice) -> tuple[str, str]:
@@ -84,12 +110,15 @@ def run_list(args: argparse.Namespace) -> int:
         where = f" for {args.region}" if args.region else ""
         print(f"No prices known{where}. Run `gptoss-aws prices refresh --region <region>`.")
         return 1
-    table = [["KIND", "NAME", "REGION", "PRICE", "UNIT", "LAYER", "AS OF", "SOURCE"]]
+    table = [["KIND", "NAME", "REGION", "TIER", "PRICE", "UNIT", "LAYER", "AS OF", "SOURCE"]]
     for row in prices:
         price, unit = _price_cells(row.price)
         source = row.price.source + (f" [{row.price.note}]" if row.price.note else "")
         as_of = row.price.as_of.isoformat()
-        table.append([row.kind, row.name, row.region, price, unit, row.price.layer, as_of, source])
+        table.append(
+            [row.kind, row.name, row.region, row.tier or "-", price, unit, row.price.layer,
+             as_of, source]
+        )  # fmt: skip
     print(format_table(table))
     return 0
 
@@ -123,8 +152,46 @@ def run_refresh(args: argparse.Namespace, pricing_client: Any = None) -> int:
         print(f"not found: {missing}")
     if report.skipped:
         print(f"{len(report.skipped)} product(s) read and set aside (batch, flex, ...).")
+    for change in report.changes:
+        print(f"CHANGED: {change}")
     for problem in report.problems:
         print(f"PROBLEM: {problem}", file=sys.stderr)
+    filled = _fill(args, PriceBook.load(overrides=args.prices_file)) if report.priced else 0
     # Problems mean a product we should have read was unreadable: fail loudly so a human
     # looks, even though everything readable was written.
-    return 1 if report.problems or not report.priced else 0
+    return 1 if report.problems or not report.priced or filled else 0
+
+
+def _fill(args: argparse.Namespace, book: PriceBook) -> int:
+    """Price the ledger's pending rows; print what was priced and what is still pending.
+    Returns 1 if rows are still pending, else 0."""
+    from gptoss_aws.costing.per_token import usd_text
+    from gptoss_aws.ledger import open_ledger
+
+    ledger = open_ledger(args.ledger)
+    try:
+        fill = ledger.price_pending(book)
+    finally:
+        ledger.close()
+    total = sum((r.cost_usd for r in fill.priced if r.cost_usd is not None), Decimal(0))
+    print(
+        f"Priced {len(fill.priced)} pending call(s) at the price in force when they ran: "
+        f"{usd_text(total, 6)}."
+    )
+    if fill.still_pending:
+        tokens = sum(r.prompt_tokens + r.completion_tokens for r, _ in fill.still_pending)
+        commands = " or ".join(f"`{c}`" for c in fill.fixes()) or "a price override"
+        print(
+            f"Still pending: {len(fill.still_pending)} call(s), {tokens:,} tokens; fill with "
+            f"{commands}."
+        )
+        return 1
+    return 0
+
+
+def run_fill(args: argparse.Namespace) -> int:
+    try:
+        return _fill(args, PriceBook.load(overrides=args.prices_file))
+    except GptOssError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2

@@ -19,6 +19,10 @@ cents add up exactly and no line goes negative. (LiteLLM instead prices SageMake
 latency, ignoring idle time and concurrency; llmeter charges ceil(test seconds) x count x
 price with no per-call split.)
 
+An endpoint whose instance price is missing raises UnpricedError, or with
+``missing_price="pending"`` (what reports use) becomes a *pending window*: its calls and its
+idle time stay out of the totals, and the window names the command that fills the price.
+
 Naive datetimes on call records are read as UTC (the ledger stores UTC).
 """
 
@@ -32,7 +36,7 @@ from typing import Any, Literal
 
 from gptoss_aws.costing.capacity import InstanceTimeline, exact_seconds
 from gptoss_aws.costing.intervals import as_utc, in_flight, merge_intervals
-from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.pricing.records import InstancePrice
 from gptoss_aws.types import CallRecord, Cost
 
@@ -81,6 +85,18 @@ class EndpointWindow:
 
 
 @dataclass(frozen=True)
+class PendingWindow:
+    """An endpoint whose window could not be costed: its instance price is missing."""
+
+    endpoint: str
+    variant: str | None
+    region: str
+    calls: int
+    reason: str
+    fix: str
+
+
+@dataclass(frozen=True)
 class Allocation:
     window_start: datetime
     window_end: datetime
@@ -91,6 +107,7 @@ class Allocation:
     # SageMaker calls inside the window whose endpoint/variant had no timeline: reported,
     # never silently dropped or silently charged.
     unmatched_call_ids: tuple[str, ...] = ()
+    pending_windows: tuple[PendingWindow, ...] = ()
 
     @property
     def window_usd(self) -> Decimal:
@@ -197,6 +214,7 @@ def allocate(
     weight: Weight = "tokens",
     *,
     idle_basis: IdleBasis = "unattributed",
+    missing_price: Literal["raise", "pending"] = "raise",
 ) -> Allocation:
     """Allocate each endpoint's window cost to its SageMaker calls started in
     [window_start, window_end), plus an idle line per endpoint."""
@@ -221,9 +239,20 @@ def allocate(
 
     windows: list[EndpointWindow] = []
     lines: list[AllocationLine] = []
+    pending: list[PendingWindow] = []
     for index, tl in enumerate(timelines):
         seconds = tl.instance_seconds(window_start, window_end)
-        prices = {itype: price_lookup(itype, tl.region) for itype, s in seconds.items() if s}
+        try:
+            prices = {itype: price_lookup(itype, tl.region) for itype, s in seconds.items() if s}
+        except UnpricedError as missing:
+            if missing_price == "raise":
+                raise
+            fix = missing.fix or f"gptoss-aws prices refresh --region {tl.region}"
+            reason = str(missing).split(". ")[0]
+            calls_here = len(matched[index])
+            window = PendingWindow(tl.endpoint, tl.variant, tl.region, calls_here, reason, fix)
+            pending.append(window)
+            continue
         hourly = {itype: p.usd_per_hour for itype, p in prices.items()}
         # One division at the end: summing per-type quotients would round each of them.
         usd_seconds = sum((s * hourly[t] for t, s in seconds.items() if s), Decimal(0))
@@ -266,6 +295,7 @@ def allocate(
         endpoints=tuple(windows),
         lines=tuple(lines),
         unmatched_call_ids=tuple(unmatched),
+        pending_windows=tuple(pending),
     )
 
 

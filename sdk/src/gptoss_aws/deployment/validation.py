@@ -25,7 +25,7 @@ from gptoss_aws.instances import (
     InstanceType,
 )
 from gptoss_aws.models import ModelSpec
-from gptoss_aws.pricing.regions import BEDROCK_GPT_OSS_REGIONS
+from gptoss_aws.pricing.regions import BEDROCK_GPT_OSS_REGIONS as BEDROCK_GPT_OSS_REGIONS
 
 GIB = 1024**3
 

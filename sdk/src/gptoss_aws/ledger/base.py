@@ -28,15 +28,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args, runtime_checkable
 
 from gptoss_aws.budgets import Budget, BudgetWarning
 from gptoss_aws.errors import BudgetExceededError, ConfigurationError, GptOssError
+from gptoss_aws.pricing.regions import SERVICE_TIERS
 from gptoss_aws.types import Backend, CallRecord, CallStatus, CostBasis
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from gptoss_aws.ledger.pending import PendingFill, PendingPrices
     from gptoss_aws.reports.summary import Allocator, CostReport
 
 # Soft-budget warnings are logged under the budgets module's name, where users look for them.
@@ -276,6 +278,12 @@ def validate_record(record: CallRecord, *, final: bool | None = None) -> CallRec
         problems.append(f"tags must map non-empty strings to strings, got {record.tags!r}")
     if record.cost_basis == "unpriced" and record.cost_usd is not None:
         problems.append("an unpriced call cannot carry cost_usd (unpriced is never a silent $0)")
+    if record.cost_basis == "pending" and record.cost_usd is not None:
+        problems.append("a call whose price is pending cannot carry cost_usd")
+    for field in ("service_tier", "service_tier_requested"):
+        value = getattr(record, field)
+        if value is not None and value not in SERVICE_TIERS:
+            problems.append(f"{field} must be one of {list(SERVICE_TIERS)} or None, got {value!r}")
     if (
         record.cost_basis == "per_token"
         and record.status in FINAL_STATUSES
@@ -348,6 +356,19 @@ class Ledger(Protocol):
         """Turn dead or stale reservations into aborted rows (see the module doc)."""
         ...
 
+    def pending_rows(self) -> list[CallRecord]:
+        """Settled rows whose price is pending (cost basis "pending"), oldest first."""
+        ...
+
+    def fill_pending(self, record: CallRecord) -> bool:
+        """Replace a pending row by its priced version, in one transaction, only if it is
+        still pending (False if someone priced it meanwhile)."""
+        ...
+
+    def price_pending(self, prices: PendingPrices) -> PendingFill:
+        """Price every pending row at the price in force when it ran (see ``pending``)."""
+        ...
+
     def budget_usage(self, budget: Budget, at: datetime | None = None) -> BudgetUsage:
         """What the budget's period holding ``at`` (default now) has charged so far."""
         ...
@@ -374,10 +395,22 @@ class Ledger(Protocol):
 
 
 class ReportsMixin:
-    """``summary`` and ``report`` for any ledger, built on its ``query``."""
+    """``summary``, ``report`` and ``price_pending`` for any ledger, built on its ``query``,
+    ``pending_rows`` and ``fill_pending``."""
 
     def query(self, *args: Any, **kwargs: Any) -> list[CallRecord]:
         raise NotImplementedError
+
+    def pending_rows(self) -> list[CallRecord]:
+        raise NotImplementedError
+
+    def fill_pending(self, record: CallRecord) -> bool:
+        raise NotImplementedError
+
+    def price_pending(self, prices: PendingPrices) -> PendingFill:
+        from gptoss_aws.ledger.pending import price_pending
+
+        return price_pending(cast("Ledger", self), prices)
 
     def report(
         self,

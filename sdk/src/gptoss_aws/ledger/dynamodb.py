@@ -17,6 +17,15 @@ Key schema (the infra stack creates the same table; ``create_table`` builds it f
                reservations), name, unit, period, limit (last seen), scope
     GSI "by_day"  gsi1pk / gsi1sk, projection ALL: time-range queries, one day per query
     GSI "open"    open_pk / open_sk, projection ALL, sparse: the reservations to reconcile
+    GSI "pending" pending_pk / pending_sk, projection ALL, sparse: settled rows whose price
+                  is pending (pending_pk = "PENDING" only while cost_basis = pending)
+
+Schema versions: every call item carries ``schema_version`` (2 since service tiers and
+pending prices). Version 1 items (no ``schema_version``) read as calls with no tier and no
+project; nothing needs rewriting. ``migrate_table`` adds the "pending" index to a table made
+before it existed (UpdateTable; DynamoDB backfills the index from the items, so version 1
+items, which are never pending, simply stay out of it); until then pending rows are found
+by a Scan.
 
 Hard budgets across machines: ``reserve`` is one TransactWriteItems holding the call item
 (condition: the id is new) and, for each budget covering the call, an update of its
@@ -70,6 +79,8 @@ if TYPE_CHECKING:
 
 DAY_INDEX = "by_day"
 OPEN_INDEX = "open"
+PENDING_INDEX = "pending"
+ITEM_SCHEMA_VERSION = 2
 # Transactions that collide on a counter are cancelled with TransactionConflict; we retry
 # with jittered backoff. 20 tries of up to ~0.5 s covers dozens of writers on one budget.
 MAX_TRANSACTION_ATTEMPTS = 20
@@ -81,7 +92,8 @@ _INT_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "reserv
 _FLOAT_FIELDS = ("latency_ms", "ttft_ms")
 _TIME_FIELDS = ("started_at", "ended_at")
 _INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "open_pk", "open_sk", "host", "version",
-             "charge_usd", "charge_tokens", "counters")  # fmt: skip
+             "charge_usd", "charge_tokens", "counters", "pending_pk", "pending_sk",
+             "schema_version")  # fmt: skip
 
 
 def create_table(
@@ -92,18 +104,8 @@ def create_table(
         import boto3
 
         client = boto3.client("dynamodb", region_name=region)
-    strings = ("pk", "sk", "gsi1pk", "gsi1sk", "open_pk", "open_sk")
-
-    def index(name: str, pk: str, sk: str) -> Any:
-        return {
-            "IndexName": name,
-            "KeySchema": [
-                {"AttributeName": pk, "KeyType": "HASH"},
-                {"AttributeName": sk, "KeyType": "RANGE"},
-            ],
-            "Projection": {"ProjectionType": "ALL"},
-        }
-
+    strings = ("pk", "sk", "gsi1pk", "gsi1sk", "open_pk", "open_sk", "pending_pk", "pending_sk")
+    index = _index
     client.create_table(
         TableName=table_name,
         BillingMode="PAY_PER_REQUEST",
@@ -115,9 +117,40 @@ def create_table(
         GlobalSecondaryIndexes=[
             index(DAY_INDEX, "gsi1pk", "gsi1sk"),
             index(OPEN_INDEX, "open_pk", "open_sk"),
+            index(PENDING_INDEX, "pending_pk", "pending_sk"),
         ],
     )
     client.get_waiter("table_exists").wait(TableName=table_name)
+
+
+def _index(name: str, pk: str, sk: str) -> Any:
+    return {
+        "IndexName": name,
+        "KeySchema": [
+            {"AttributeName": pk, "KeyType": "HASH"},
+            {"AttributeName": sk, "KeyType": "RANGE"},
+        ],
+        "Projection": {"ProjectionType": "ALL"},
+    }
+
+
+def migrate_table(table_name: str, *, client: DynamoDBClient) -> bool:
+    """Bring a ledger table made by an older version to this layout: add the sparse
+    "pending" index if it is missing. True if an index was added (DynamoDB builds it in the
+    background; ``pending_rows`` scans until it is active). Needs dynamodb:UpdateTable."""
+    table = client.describe_table(TableName=table_name)["Table"]
+    names = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+    if PENDING_INDEX in names:
+        return False
+    client.update_table(
+        TableName=table_name,
+        AttributeDefinitions=[
+            {"AttributeName": "pending_pk", "AttributeType": "S"},
+            {"AttributeName": "pending_sk", "AttributeType": "S"},
+        ],
+        GlobalSecondaryIndexUpdates=[{"Create": _index(PENDING_INDEX, "pending_pk", "pending_sk")}],
+    )
+    return True
 
 
 def counter_key(budget: Budget, at: datetime) -> dict[str, str]:
@@ -184,7 +217,11 @@ class DynamoDBLedger(ReportsMixin):
             host=self.host,
             version=version,
             counters=[dict(c) for c in counters],
+            schema_version=ITEM_SCHEMA_VERSION,
         )
+        if record.cost_basis == "pending" and record.status != "reserved":
+            item["pending_pk"] = "PENDING"
+            item["pending_sk"] = item["gsi1sk"]
         charge = charge_of(record)
         item["charge_tokens"] = charge.tokens
         if charge.usd is not None:
@@ -490,6 +527,69 @@ class DynamoDBLedger(ReportsMixin):
                 continue  # settled or reconciled by someone else meanwhile
             done.append(aborted)
         return done
+
+    def fill_pending(self, record: CallRecord) -> bool:
+        record = validate_record(record, final=True)
+        for _ in range(MAX_TRANSACTION_ATTEMPTS):
+            old = self._get_call(record.id)
+            if old is None or self._de.deserialize(old.get("cost_basis", {"S": ""})) != "pending":
+                return False
+            version = int(self._de.deserialize(old["version"]))
+            counters = [
+                {str(k): str(v) for k, v in c.items()}
+                for c in self._de.deserialize(old.get("counters", {"L": []}))
+            ]
+            try:
+                # Tokens do not change, so no token counter moves; USD counters never held
+                # this row (it had no price when it was reserved).
+                self.client.put_item(
+                    TableName=self.table_name,
+                    Item=self._call_item(record, version=version + 1, counters=counters),
+                    ConditionExpression="#v = :v AND cost_basis = :pending",
+                    ExpressionAttributeNames={"#v": "version"},
+                    ExpressionAttributeValues={
+                        ":v": {"N": str(version)},
+                        ":pending": {"S": "pending"},
+                    },
+                )
+                return True
+            except self.client.exceptions.ConditionalCheckFailedException:
+                continue  # changed meanwhile: read again
+        raise LedgerError(f"could not price call {record.id!r}: the row kept changing")
+
+    def pending_rows(self) -> list[CallRecord]:
+        try:
+            items = list(
+                self._paginate(
+                    "query",
+                    IndexName=PENDING_INDEX,
+                    KeyConditionExpression="pending_pk = :p",
+                    ExpressionAttributeValues={":p": {"S": "PENDING"}},
+                )
+            )
+        except self.client.exceptions.ClientError as exc:
+            # DynamoDB answers ValidationException for a missing index (moto:
+            # ResourceNotFoundException); a missing table fails the scan below too.
+            code = exc.response.get("Error", {}).get("Code")
+            if code not in ("ValidationException", "ResourceNotFoundException"):
+                raise
+            # A table from before the index (see migrate_table): read it all.
+            items = list(
+                self._paginate(
+                    "scan",
+                    FilterExpression="sk = :call AND cost_basis = :p AND #s <> :r",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={
+                        ":call": {"S": "CALL"},
+                        ":p": {"S": "pending"},
+                        ":r": {"S": "reserved"},
+                    },
+                )
+            )
+        found = [self._record_from_item(item) for item in items]
+        # The index is eventually consistent: keep what is still pending.
+        found = [r for r in found if r.cost_basis == "pending" and r.status != "reserved"]
+        return sorted(found, key=lambda r: (r.started_at, r.id))
 
     # -- reads -------------------------------------------------------------------------
 

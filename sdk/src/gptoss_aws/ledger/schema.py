@@ -85,6 +85,29 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         " held INTEGER NOT NULL,"  # of which held by open reservations
         " PRIMARY KEY (fingerprint, period_start))",
     ),
+    # 4: cost basis "pending" (a call recorded with its tokens while its price is unknown,
+    # priced later) and the Bedrock service tier and project of each call. SQLite cannot
+    # change a CHECK constraint in place, so the table is rebuilt (SQLite docs, "ALTER TABLE",
+    # section 7: create the new table, copy, drop, rename, recreate the indexes), inside the
+    # migration's one transaction: a file is either at version 3 or at 4, never in between.
+    (
+        _CREATE_CALLS.replace("CREATE TABLE calls (", "CREATE TABLE calls_v4 (")
+        .replace(
+            "CHECK (cost_basis IN ('per_token', 'instance_hours', 'unpriced'))",
+            "CHECK (cost_basis IN ('per_token', 'instance_hours', 'unpriced', 'pending'))",
+        )
+        .replace(
+            "    extra TEXT\n)",
+            "    extra TEXT,\n    service_tier TEXT,\n    service_tier_requested TEXT,\n"
+            "    project TEXT\n)",
+        ),
+        "INSERT INTO calls_v4 SELECT *, NULL, NULL, NULL FROM calls",
+        "DROP TABLE calls",
+        "ALTER TABLE calls_v4 RENAME TO calls",
+        "CREATE INDEX calls_started_at ON calls (started_at)",
+        "CREATE INDEX calls_reserved ON calls (started_at) WHERE status = 'reserved'",
+        "CREATE INDEX calls_pending ON calls (started_at) WHERE cost_basis = 'pending'",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -94,7 +117,7 @@ RECORD_COLUMNS: tuple[str, ...] = (
     "inference_component", "instance_type", "region", "tags", "prompt_tokens",
     "completion_tokens", "reasoning_tokens", "usage_source", "latency_ms", "ttft_ms", "stream",
     "status", "error_kind", "cost_usd", "cost_basis", "price_source", "reserved_usd",
-    "reserved_tokens", "process_id",
+    "reserved_tokens", "process_id", "service_tier", "service_tier_requested", "project",
 )  # fmt: skip
 COLUMNS: tuple[str, ...] = (*RECORD_COLUMNS, "host", "charge_nusd", "charge_tokens", "extra")
 _DECIMALS = ("cost_usd", "reserved_usd")

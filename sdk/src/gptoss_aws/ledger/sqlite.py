@@ -255,6 +255,30 @@ class SQLiteLedger(ReportsMixin):
                 done.append(aborted)
         return done
 
+    def fill_pending(self, record: CallRecord) -> bool:
+        record = validate_record(record, final=True)
+        row = record_to_row(record, host=self.host)
+        with self._write() as conn:
+            found = conn.execute(
+                "SELECT * FROM calls WHERE id = ? AND cost_basis = 'pending'", (record.id,)
+            ).fetchone()
+            if found is None:
+                return False  # priced (or never pending) meanwhile
+            self._execute(conn, _UPSERT, row, record)
+            self._move_totals(conn, row_to_record(found), record)
+        return True
+
+    def pending_rows(self) -> list[CallRecord]:
+        rows = (
+            self._conn()
+            .execute(
+                "SELECT * FROM calls WHERE cost_basis = 'pending' AND status != 'reserved' "
+                "ORDER BY started_at, id"
+            )
+            .fetchall()
+        )
+        return [row_to_record(row) for row in rows]
+
     # -- budget totals -----------------------------------------------------------------
 
     def _registered(self, conn: sqlite3.Connection) -> list[tuple[str, Budget]]:

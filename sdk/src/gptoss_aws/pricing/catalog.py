@@ -4,9 +4,18 @@
 2. the refresh cache written by ``gptoss-aws prices refresh`` (AWS Price List API);
 3. the user's overrides (file or dict), and ``with_override`` on top of those.
 
-A missing model, instance type or region raises ``UnpricedError`` naming what is missing and
-the three ways out. There is no default region and no $0: a price we do not have is never
-guessed (LiteLLM silently costed unknown models at $0).
+A missing model, instance type, region or service tier raises ``UnpricedError`` naming what
+is missing and the one command that fills it (``gptoss-aws prices refresh --region R``), or
+an override. There is no default region and no $0: a price we do not have is never guessed
+(LiteLLM silently costed unknown models at $0). The tracker turns that error into a *pending*
+cost (the call goes ahead, its tokens are recorded, and the row is priced once the price
+exists); only a hard USD budget, which must reserve a price, refuses the call.
+
+``at=`` asks for the price *in force* at a moment, for pricing a call after the fact: of every
+layer's entry for that key, the one with the latest ``as_of`` on or before that day; when
+every entry we know is dated later (a price found after the call), the earliest of them. A
+price applies from its ``as_of`` date on, so an override meant for past calls says so with
+its own ``as_of``.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime
 from importlib import resources
 from os import PathLike
 from typing import Any
@@ -30,23 +40,49 @@ from gptoss_aws.pricing.records import (
     check_region,
     parse_tables,
 )
+from gptoss_aws.pricing.regions import DEFAULT_TIER, canonical_tier
 
 BUNDLED_RESOURCE = "prices.json"
 
 # resolve_inference_profile lives in inference_profiles; it is importable from here too
 # because callers look for it next to the prices it unlocks.
-__all__ = ["PriceBook", "PriceRow", "load_bundled", "resolve_inference_profile"]
+__all__ = [
+    "PriceBook",
+    "PriceRow",
+    "fill_command",
+    "load_bundled",
+    "resolve_inference_profile",
+]
+
+
+def fill_command(region: str) -> str:
+    """The one command that fills a missing AWS price for ``region`` (and prices the ledger's
+    pending rows with it)."""
+    return f"gptoss-aws prices refresh --region {region}"
 
 
 def _fixes(region: str) -> str:
     return (
-        "Fix it one of three ways: (1) add a price override, e.g. "
-        "PriceBook.load(overrides='prices.toml') or `--prices-file prices.toml` "
-        "(see gptoss_aws.pricing.overrides for the format); (2) run "
-        f"`gptoss-aws prices refresh --region {region}` to fetch AWS's current list prices "
-        "(needs pricing:GetProducts); (3) opt in to recording the call as unpriced "
-        "(allow_unpriced=True on the client), and every report will say it is unpriced."
+        f"Fill it with `{fill_command(region)}` (AWS Price List API, needs "
+        "pricing:GetProducts), or with a price override (`gptoss-aws prices fill "
+        "--prices-file prices.toml`; format in gptoss_aws.pricing.overrides). Until then calls "
+        "are recorded with their cost pending, never $0."
     )
+
+
+def _missing(message: str, region: str) -> UnpricedError:
+    error = UnpricedError(f"{message}. {_fixes(region)}")
+    error.region = region
+    error.fix = fill_command(region)
+    return error
+
+
+def _in_force(entries: list[tuple[int, TokenPrice]], at: date) -> TokenPrice:
+    """Of (layer rank, price) entries for one key, the one in force on ``at`` (see module doc)."""
+    before = [(p.as_of, rank, p) for rank, p in entries if p.as_of <= at]
+    if before:
+        return max(before, key=lambda e: (e[0], e[1]))[2]
+    return min(((p.as_of, -rank, p) for rank, p in entries), key=lambda e: (e[0], e[1]))[2]
 
 
 def load_bundled() -> PriceTables:
@@ -66,6 +102,10 @@ def _canonical_keys(tables: PriceTables) -> PriceTables:
         out.bedrock.setdefault(canonical_model(model), {}).update(token_regions)
     for itype, instance_regions in tables.sagemaker.items():
         out.sagemaker.setdefault(itype, {}).update(instance_regions)
+    for model, tier_regions in tables.tiers.items():
+        merged = out.tiers.setdefault(canonical_model(model), {})
+        for region, by_tier in tier_regions.items():
+            merged.setdefault(region, {}).update(by_tier)
     return out
 
 
@@ -77,6 +117,7 @@ class PriceRow:
     name: str
     region: str
     price: TokenPrice | InstancePrice
+    tier: str | None = None  # Bedrock service tier; None for SageMaker
 
 
 class PriceBook:
@@ -106,24 +147,52 @@ class PriceBook:
     def with_override(self, overrides: OverrideSource) -> PriceBook:
         return PriceBook((*self._layers, load_overrides(overrides)))
 
-    def token_price(self, model: str, region: str) -> TokenPrice:
-        """Bedrock on-demand price of ``model`` in ``region`` (USD per 1M tokens)."""
+    def _tier_entries(self, key: str, region: str, tier: str) -> list[tuple[int, TokenPrice]]:
+        found = []
+        for rank, layer in enumerate(self._layers):
+            if tier == DEFAULT_TIER:
+                price = layer.bedrock.get(key, {}).get(region)
+            else:
+                price = layer.tiers.get(key, {}).get(region, {}).get(tier)
+            if price is not None:
+                found.append((rank, price))
+        return found
+
+    def token_price(
+        self,
+        model: str,
+        region: str,
+        tier: str | None = None,
+        *,
+        at: datetime | date | None = None,
+    ) -> TokenPrice:
+        """Bedrock on-demand price of ``model`` in ``region`` at service ``tier`` (default
+        standard), USD per 1M tokens; ``at`` for the price in force then (module doc)."""
         check_region(region)
+        tier = canonical_tier(tier)
         key = canonical_model(model)
+        entries = self._tier_entries(key, region, tier)
+        if entries:
+            if at is None:
+                return entries[-1][1]
+            day = at.date() if isinstance(at, datetime) else at
+            return _in_force(entries, day)
         known_regions: set[str] = set()
-        for layer in reversed(self._layers):
-            regions = layer.bedrock.get(key, {})
-            if region in regions:
-                return regions[region]
-            known_regions.update(regions)
+        for layer in self._layers:
+            if tier == DEFAULT_TIER:
+                known_regions.update(layer.bedrock.get(key, {}))
+            else:
+                regions = layer.tiers.get(key, {})
+                known_regions.update(r for r, by_tier in regions.items() if tier in by_tier)
+        what = f"{tier} tier " if tier != DEFAULT_TIER else ""
         if known_regions:
             where = f"it is priced only in {', '.join(sorted(known_regions))}"
-            missing = f"no Bedrock price for model {key!r} in region {region!r}"
+            missing = f"no Bedrock {what}price for model {key!r} in region {region!r}"
         else:
             known = sorted({m for layer in self._layers for m in layer.bedrock})
-            where = f"models with prices: {', '.join(known) or 'none'}"
-            missing = f"no Bedrock price for model {model!r} in any region"
-        raise UnpricedError(f"{missing} ({where}). {_fixes(region)}")
+            where = f"models with standard prices: {', '.join(known) or 'none'}"
+            missing = f"no Bedrock {what}price for model {model!r} in any region"
+        raise _missing(f"{missing} ({where})", region)
 
     def instance_price(self, instance_type: str, region: str) -> InstancePrice:
         """SageMaker on-demand hosting price of ``instance_type`` in ``region`` (USD/hour)."""
@@ -145,22 +214,26 @@ class PriceBook:
                 f"no SageMaker hosting price for instance type {instance_type!r} in any region "
                 f"(instance types with prices: {', '.join(known) or 'none'})"
             )
-        raise UnpricedError(f"{missing}. {_fixes(region)}")
+        raise _missing(missing, region)
 
     def rows(self, region: str | None = None) -> Iterator[PriceRow]:
         """Every effective price (the winning layer's), sorted, optionally for one region."""
-        bedrock: dict[tuple[str, str], TokenPrice] = {}
+        bedrock: dict[tuple[str, str, str], TokenPrice] = {}
         sagemaker: dict[tuple[str, str], InstancePrice] = {}
         for layer in self._layers:
             for model, token_regions in layer.bedrock.items():
                 for reg, token_price in token_regions.items():
-                    bedrock[(model, reg)] = token_price
+                    bedrock[(model, reg, DEFAULT_TIER)] = token_price
+            for model, tier_regions in layer.tiers.items():
+                for reg, by_tier in tier_regions.items():
+                    for tier, token_price in by_tier.items():
+                        bedrock[(model, reg, tier)] = token_price
             for itype, instance_regions in layer.sagemaker.items():
                 for reg, instance_price in instance_regions.items():
                     sagemaker[(itype, reg)] = instance_price
-        for (model, reg), token_price in sorted(bedrock.items()):
+        for (model, reg, tier), token_price in sorted(bedrock.items()):
             if region is None or reg == region:
-                yield PriceRow("bedrock", model, reg, token_price)
+                yield PriceRow("bedrock", model, reg, token_price, tier)
         for (itype, reg), instance_price in sorted(sagemaker.items()):
             if region is None or reg == region:
                 yield PriceRow("sagemaker", itype, reg, instance_price)

@@ -5,9 +5,17 @@ JSON shape, so one parser reads all three:
 
     {"schema": 1,
      "bedrock":   {"<model>": {"<region>": {"input_per_1m": "0.15", "output_per_1m": "0.60",
-                                            "source": "...", "as_of": "2026-11-27"}}},
+                                            "source": "...", "as_of": "2026-11-27",
+                                            "tiers": {"flex": {"input_per_1m": ...,
+                                                               "output_per_1m": ...,
+                                                               "source": ..., "as_of": ...}}}}},
      "sagemaker": {"<instance type>": {"<region>": {"usd_per_hour": "7.912",
                                                     "source": "...", "as_of": "..."}}}}
+
+The top-level figures of a Bedrock region entry are the Standard tier (AWS's "default"); other
+service tiers (flex, priority, reserved) sit under ``tiers``, each with its own source, and a
+region entry may carry tier prices only. A tier without a price is pending, never the
+Standard price (LiteLLM prices every tier at Standard, BerriAI/litellm#21171).
 
 Money is Decimal from the text on: a float never touches a price (0.1 + 0.2 != 0.3).
 """
@@ -16,7 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
@@ -66,6 +74,8 @@ class InstancePrice:
 # kind -> name (model or instance type) -> region -> price
 TokenTable = dict[str, dict[str, TokenPrice]]
 InstanceTable = dict[str, dict[str, InstancePrice]]
+# model -> region -> tier (flex, priority, reserved) -> price; Standard lives in TokenTable.
+TierTable = dict[str, dict[str, dict[str, TokenPrice]]]
 
 
 @dataclass
@@ -74,13 +84,14 @@ class PriceTables:
 
     bedrock: TokenTable
     sagemaker: InstanceTable
+    tiers: TierTable = field(default_factory=dict)
 
     @classmethod
     def empty(cls) -> PriceTables:
-        return cls(bedrock={}, sagemaker={})
+        return cls(bedrock={}, sagemaker={}, tiers={})
 
     def is_empty(self) -> bool:
-        return not self.bedrock and not self.sagemaker
+        return not self.bedrock and not self.sagemaker and not self.tiers
 
 
 def check_region(region: str) -> str:
@@ -172,20 +183,41 @@ def parse_tables(
             raise ConfigurationError(f"{what}: a price of 0 is refused here (never $0)")
         return number
 
+    def token_price(
+        raw: Mapping[str, Any], what: str, source: str | None, as_of: date | None
+    ) -> TokenPrice:
+        source, as_of, note = _entry_meta(raw, what, source, as_of)
+        return TokenPrice(
+            input_per_1m=positive(to_decimal(raw.get("input_per_1m"), what), what),
+            output_per_1m=positive(to_decimal(raw.get("output_per_1m"), what), what),
+            source=source,
+            as_of=as_of,
+            layer=layer,
+            note=note,
+        )
+
     for model, regions in _mapping(document.get("bedrock", {}), f"{origin} bedrock").items():
         for region, raw in _mapping(regions, f"{origin} bedrock.{model}").items():
             what = f"{origin} bedrock.{model}.{region}"
             check_region(region)
             raw = _mapping(raw, what)
-            source, as_of, note = _entry_meta(raw, what, default_source, default_as_of)
-            tables.bedrock.setdefault(model, {})[region] = TokenPrice(
-                input_per_1m=positive(to_decimal(raw.get("input_per_1m"), what), what),
-                output_per_1m=positive(to_decimal(raw.get("output_per_1m"), what), what),
-                source=source,
-                as_of=as_of,
-                layer=layer,
-                note=note,
-            )
+            tiers = _mapping(raw.get("tiers", {}), f"{what}.tiers")
+            has_standard = "input_per_1m" in raw or "output_per_1m" in raw or not tiers
+            source = raw.get("source", default_source)
+            as_of_default = _as_of(raw["as_of"], what) if "as_of" in raw else default_as_of
+            if has_standard:
+                standard = token_price(raw, what, default_source, default_as_of)
+                tables.bedrock.setdefault(model, {})[region] = standard
+            for tier, tier_raw in tiers.items():
+                tier_what = f"{what}.tiers.{tier}"
+                if tier not in ("flex", "priority", "reserved"):
+                    raise ConfigurationError(
+                        f"{tier_what}: unknown service tier; use flex, priority or reserved "
+                        "(the entry's own figures are the standard tier)"
+                    )
+                tier_raw = _mapping(tier_raw, tier_what)
+                price = token_price(tier_raw, tier_what, source, as_of_default)
+                tables.tiers.setdefault(model, {}).setdefault(region, {})[tier] = price
     for itype, regions in _mapping(document.get("sagemaker", {}), f"{origin} sagemaker").items():
         for region, raw in _mapping(regions, f"{origin} sagemaker.{itype}").items():
             what = f"{origin} sagemaker.{itype}.{region}"
@@ -211,19 +243,24 @@ def tables_to_document(tables: PriceTables) -> dict[str, Any]:
             out["note"] = price.note
         return out
 
+    def token(p: TokenPrice) -> dict[str, str]:
+        return {
+            "input_per_1m": decimal_text(p.input_per_1m),
+            "output_per_1m": decimal_text(p.output_per_1m),
+            **meta(p),
+        }
+
+    bedrock: dict[str, dict[str, dict[str, Any]]] = {}
+    for model, regions in sorted(tables.bedrock.items()):
+        for region, p in sorted(regions.items()):
+            bedrock.setdefault(model, {})[region] = token(p)
+    for model, tier_regions in sorted(tables.tiers.items()):
+        for region, by_tier in sorted(tier_regions.items()):
+            entry = bedrock.setdefault(model, {}).setdefault(region, {})
+            entry["tiers"] = {tier: token(p) for tier, p in sorted(by_tier.items())}
     return {
         "schema": SCHEMA_VERSION,
-        "bedrock": {
-            model: {
-                region: {
-                    "input_per_1m": decimal_text(p.input_per_1m),
-                    "output_per_1m": decimal_text(p.output_per_1m),
-                    **meta(p),
-                }
-                for region, p in sorted(regions.items())
-            }
-            for model, regions in sorted(tables.bedrock.items())
-        },
+        "bedrock": bedrock,
         "sagemaker": {
             itype: {
                 region: {"usd_per_hour": decimal_text(p.usd_per_hour), **meta(p)}

@@ -66,7 +66,8 @@ _TOKEN_UNIT_TO_PER_1M: dict[str, Decimal] = {
 _HOUR_UNITS = {"hrs", "hr", "hours", "hour"}
 
 # Usage-type words that mark a token product as something other than the standard
-# on-demand rate we bill calls at.
+# on-demand rate; "flex" and "priority" alone mark those service tiers' rates (usage types
+# like ``USE1-gpt-oss-120b-input-tokens-flex``), read as tier prices.
 _NOT_STANDARD = (
     "batch",
     "flex",
@@ -105,11 +106,16 @@ class RefreshReport:
     skipped: list[Finding] = field(default_factory=list)  # read, and not the price we want
     missing: list[str] = field(default_factory=list)  # asked for, found nothing
     cache_file: Path | None = None
+    # Refreshed prices that differ from the bundled (or previously cached) figure.
+    changes: list[str] = field(default_factory=list)
 
     @property
     def priced(self) -> int:
-        return sum(len(r) for r in self.tables.bedrock.values()) + sum(
-            len(r) for r in self.tables.sagemaker.values()
+        tiers = sum(len(t) for r in self.tables.tiers.values() for t in r.values())
+        return (
+            sum(len(r) for r in self.tables.bedrock.values())
+            + sum(len(r) for r in self.tables.sagemaker.values())
+            + tiers
         )
 
 
@@ -222,14 +228,27 @@ class _TokenRates:
     output: dict[Decimal, list[str]] = field(default_factory=dict)
 
 
+def _tier_of(usage: str) -> str | None:
+    """standard, flex or priority for an on-demand token usage type; None for anything else
+    (batch, cache, a flex *and* mantle rate, ...)."""
+    words = [word for word in _NOT_STANDARD if word in usage]
+    if not words:
+        return "standard"
+    if words in (["flex"], ["priority"]):
+        return words[0]
+    return None
+
+
 def read_token_products(
     documents: Iterable[Mapping[str, Any]],
     service_code: str,
     model: str,
     problems: list[Finding],
     skipped: list[Finding],
+    tier: str = "standard",
 ) -> _TokenRates:
-    """Standard on-demand input/output rates of ``model`` (short name) in these products."""
+    """On-demand input/output rates of ``model`` (short name) at ``tier`` in these
+    products."""
     rates = _TokenRates()
     wanted = _squash(model)
     for document in documents:
@@ -239,9 +258,10 @@ def read_token_products(
         if wanted not in _squash(names):
             continue  # another model's product (FM offers are queried by region only)
         usage = attrs.get("usagetype", "").lower()
-        not_standard = [word for word in _NOT_STANDARD if word in usage]
-        if not_standard:
-            skipped.append(Finding(service_code, sku, f"{not_standard[0]} rate ({usage})"))
+        if _tier_of(usage) != tier:
+            not_standard = [word for word in _NOT_STANDARD if word in usage] or ["standard"]
+            if tier == "standard":  # report each set-aside product once, not once per tier
+                skipped.append(Finding(service_code, sku, f"{not_standard[0]} rate ({usage})"))
             continue
         direction = _direction(attrs)
         if direction is None:
@@ -269,21 +289,39 @@ def _one_price(
     return next(iter(found.items())) if found else None
 
 
-def _bedrock_price(
-    client: Any,
-    model: str,
-    region: str,
-    today: date,
-    report: RefreshReport,
-) -> TokenPrice | None:
-    witnesses: dict[str, tuple[Decimal, Decimal, list[str]]] = {}
+def _bedrock_prices(
+    client: Any, model: str, region: str, today: date, report: RefreshReport
+) -> dict[str, TokenPrice]:
+    """The model's price in the region at each tier the offers name (standard, flex,
+    priority), read from one query per offer."""
+    documents: dict[str, list[dict[str, Any]]] = {}
     for service_code, filters in (
         (BEDROCK, {"regionCode": region, "model": model, "feature": "On-demand Inference"}),
         (BEDROCK_FOUNDATION_MODELS, {"regionCode": region}),
     ):
-        documents = get_products(client, service_code, filters, report.problems)
-        rates = read_token_products(documents, service_code, model, report.problems, report.skipped)
-        what = f"{model} in {region}"
+        documents[service_code] = list(get_products(client, service_code, filters, report.problems))
+    found: dict[str, TokenPrice] = {}
+    for tier in ("standard", "flex", "priority"):
+        price = _bedrock_price(documents, model, region, tier, today, report)
+        if price is not None:
+            found[tier] = price
+    return found
+
+
+def _bedrock_price(
+    documents: Mapping[str, list[dict[str, Any]]],
+    model: str,
+    region: str,
+    tier: str,
+    today: date,
+    report: RefreshReport,
+) -> TokenPrice | None:
+    witnesses: dict[str, tuple[Decimal, Decimal, list[str]]] = {}
+    for service_code, products in documents.items():
+        rates = read_token_products(
+            products, service_code, model, report.problems, report.skipped, tier
+        )
+        what = f"{model} in {region}" + ("" if tier == "standard" else f" ({tier} tier)")
         got_in = _one_price(rates.input, f"{what} input", service_code, report.problems)
         got_out = _one_price(rates.output, f"{what} output", service_code, report.problems)
         if got_in and got_out:
@@ -293,7 +331,8 @@ def _bedrock_price(
             problem = f"{what}: only the {half} rate was found; half a price prices nothing"
             report.problems.append(Finding(service_code, "-", problem))
     if not witnesses:
-        report.missing.append(f"bedrock {model} {region}")
+        if tier == "standard":
+            report.missing.append(f"bedrock {model} {region}")
         return None
     distinct = {(i, o) for i, o, _ in witnesses.values()}
     if len(distinct) > 1:
@@ -301,7 +340,7 @@ def _bedrock_price(
             f"{code}: {decimal_text(i)}/{decimal_text(o)}" for code, (i, o, _) in witnesses.items()
         )
         report.problems.append(
-            Finding("-", "-", f"{model} in {region}: offers disagree ({listing}); not written")
+            Finding("-", "-", f"{what}: offers disagree ({listing}); not written")
         )
         return None
     ((input_per_1m, output_per_1m),) = distinct
@@ -377,19 +416,62 @@ def refresh(
     report = RefreshReport(tables=PriceTables.empty(), source=f"AWS Price List API {today}")
     for region in regions:
         for model in models if models is not None else sorted(MODELS):
-            token_price = _bedrock_price(pricing_client, model, region, today, report)
-            if token_price is not None:
-                report.tables.bedrock.setdefault(model, {})[region] = token_price
+            for tier, token_price in _bedrock_prices(
+                pricing_client, model, region, today, report
+            ).items():
+                if tier == "standard":
+                    report.tables.bedrock.setdefault(model, {})[region] = token_price
+                else:
+                    tier_regions = report.tables.tiers.setdefault(model, {})
+                    tier_regions.setdefault(region, {})[tier] = token_price
         types = instance_types if instance_types is not None else default_instance_types()
         for instance_type in types:
             instance_price = _sagemaker_price(pricing_client, instance_type, region, today, report)
             if instance_price is not None:
                 report.tables.sagemaker.setdefault(instance_type, {})[region] = instance_price
+    previous = read_cache(cache_dir)
+    report.changes = _changes(report.tables, load_bundled(), previous)
     if write and report.priced:
-        merged = read_cache(cache_dir)
+        merged = previous
         for model, by_region in report.tables.bedrock.items():
             merged.bedrock.setdefault(model, {}).update(by_region)
         for itype, by_region_i in report.tables.sagemaker.items():
             merged.sagemaker.setdefault(itype, {}).update(by_region_i)
+        for model, fresh_tiers in report.tables.tiers.items():
+            for region, by_tier in fresh_tiers.items():
+                merged.tiers.setdefault(model, {}).setdefault(region, {}).update(by_tier)
         report.cache_file = write_cache(merged, cache_dir)
     return report
+
+
+def _changes(fresh: PriceTables, bundled: PriceTables, cached: PriceTables) -> list[str]:
+    """One line per refreshed price that differs from what we had: the bundled figure, or
+    the previously cached one."""
+
+    def token_text(p: TokenPrice) -> str:
+        return f"{decimal_text(p.input_per_1m)}/{decimal_text(p.output_per_1m)} per 1M in/out"
+
+    out: list[str] = []
+    for model, by_region in sorted(fresh.bedrock.items()):
+        for region, price in sorted(by_region.items()):
+            for label, layer in (("bundled", bundled), ("cached", cached)):
+                old = layer.bedrock.get(model, {}).get(region)
+                if old is not None and (old.input_per_1m, old.output_per_1m) != (
+                    price.input_per_1m,
+                    price.output_per_1m,
+                ):
+                    out.append(
+                        f"bedrock {model} {region}: {token_text(price)} now, "
+                        f"{label} {token_text(old)} ({old.describe()})"
+                    )
+    for itype, by_region_i in sorted(fresh.sagemaker.items()):
+        for region, hourly in sorted(by_region_i.items()):
+            for label, layer in (("bundled", bundled), ("cached", cached)):
+                before = layer.sagemaker.get(itype, {}).get(region)
+                if before is not None and before.usd_per_hour != hourly.usd_per_hour:
+                    out.append(
+                        f"sagemaker {itype} {region}: ${decimal_text(hourly.usd_per_hour)}/hour "
+                        f"now, {label} ${decimal_text(before.usd_per_hour)}/hour "
+                        f"({before.describe()})"
+                    )
+    return out

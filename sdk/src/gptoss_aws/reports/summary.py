@@ -8,6 +8,10 @@ the ``reports`` extra is installed. Costs:
   from ``gptoss_aws.costing.allocation`` when an ``allocator`` is given (see
   ``timeline_allocator``), with one idle line per endpoint; without one they are counted as
   *pending allocation* and have no cost yet (never $0);
+- calls whose price is *pending* (their AWS price was not known when they ran) have their
+  tokens counted and no cost; the notes give the pending tokens and the one command that
+  fills each missing price (``gptoss-aws prices refresh --region R``), which also prices the
+  rows retroactively;
 - unpriced calls have no cost; reconciled calls (their process died) carry their
   reservation's worst case and count as estimated.
 
@@ -47,6 +51,7 @@ NONE = "(none)"
 _RECORD_KEYS = (
     "backend", "model", "model_id", "endpoint", "variant", "inference_component",
     "instance_type", "region", "status", "cost_basis", "usage_source", "error_kind",
+    "service_tier", "project",
 )  # fmt: skip
 _TIME_KEYS = ("hour", "day", "week", "month")
 GROUP_KEYS_HELP = ", ".join((*_RECORD_KEYS, *_TIME_KEYS, "tags.<key>"))
@@ -72,7 +77,10 @@ def timeline_allocator(
     def run(
         calls: Sequence[CallRecord], start: datetime, end: datetime, weight: AllocateBy
     ) -> Allocation:
-        return allocate(start, end, timelines, lookup, calls, weight, idle_basis=idle_basis)
+        return allocate(
+            start, end, timelines, lookup, calls, weight, idle_basis=idle_basis,
+            missing_price="pending",
+        )  # fmt: skip
 
     return run
 
@@ -117,7 +125,10 @@ def aws_allocator(
                 )
             except (ClientError, BotoCoreError, ConfigurationError) as exc:
                 logger.warning("cannot read the instances of endpoint %s: %s", endpoint, exc)
-        return allocate(start, end, timelines, lookup, calls, weight, idle_basis=idle_basis)
+        return allocate(
+            start, end, timelines, lookup, calls, weight, idle_basis=idle_basis,
+            missing_price="pending",
+        )  # fmt: skip
 
     return run
 
@@ -163,6 +174,8 @@ class ReportRow:
     estimated_calls: int = 0
     pending_allocation_calls: int = 0
     in_flight_calls: int = 0
+    pending_price_calls: int = 0
+    pending_price_tokens: int = 0
     idle: bool = False
 
     def add_cost(self, usd: Decimal) -> None:
@@ -172,6 +185,7 @@ class ReportRow:
         for name in (
             "calls", "prompt_tokens", "completion_tokens", "reasoning_tokens", "unpriced_calls",
             "estimated_calls", "pending_allocation_calls", "in_flight_calls",
+            "pending_price_calls", "pending_price_tokens",
         ):  # fmt: skip
             setattr(self, name, getattr(self, name) + getattr(other, name))
         if other.cost_usd is not None:
@@ -181,6 +195,7 @@ class ReportRow:
 COUNT_COLUMNS = (
     "calls", "prompt_tokens", "completion_tokens", "reasoning_tokens", "cost_usd",
     "unpriced_calls", "estimated_calls", "pending_allocation_calls", "in_flight_calls",
+    "pending_price_calls", "pending_price_tokens",
 )  # fmt: skip
 
 
@@ -196,6 +211,8 @@ class CostReport:
     until: datetime | None
     notes: list[str] = field(default_factory=list)
     allocation: Allocation | None = None
+    # The commands that would fill every missing price behind a pending figure.
+    fill_commands: tuple[str, ...] = ()
 
     def records(self) -> list[dict[str, Any]]:
         """Plain rows: group keys, then counts; cost_usd as exact text (or None)."""
@@ -229,6 +246,8 @@ class CostReport:
         frame.attrs["unpriced_calls"] = self.total.unpriced_calls
         frame.attrs["estimated_calls"] = self.total.estimated_calls
         frame.attrs["pending_allocation_calls"] = self.total.pending_allocation_calls
+        frame.attrs["pending_price_calls"] = self.total.pending_price_calls
+        frame.attrs["fill_commands"] = list(self.fill_commands)
         return frame
 
     def to_csv(self) -> str:
@@ -270,7 +289,7 @@ class CostReport:
     def _cells(row: ReportRow, keys: list[str]) -> list[str]:
         if row.cost_usd is not None:
             cost = usd_display(row.cost_usd)
-        elif row.pending_allocation_calls:
+        elif row.pending_allocation_calls or row.pending_price_calls:
             cost = "pending"
         elif row.unpriced_calls:
             cost = "unpriced"
@@ -285,7 +304,7 @@ class CostReport:
             cost,
             f"{row.unpriced_calls:,}",
             f"{row.estimated_calls:,}",
-            f"{row.pending_allocation_calls:,}",
+            f"{row.pending_allocation_calls + row.pending_price_calls:,}",
         ]
 
     def __str__(self) -> str:
@@ -359,8 +378,18 @@ def summarize(
     for row in rows:
         total.merge(row)
     report = CostReport(keys, rows, total, since, until, allocation=allocation)
+    report.fill_commands = tuple(_fill_commands(calls, allocation))
     report.notes = _notes(report, calls)
     return report
+
+
+def _fill_commands(calls: Sequence[CallRecord], allocation: Allocation | None) -> list[str]:
+    from gptoss_aws.pricing.catalog import fill_command
+
+    regions = {c.region or "REGION" for c in calls if c.cost_basis == "pending"}
+    if allocation is not None:
+        regions.update(window.region for window in allocation.pending_windows)
+    return [fill_command(region) for region in sorted(regions)]
 
 
 def call_costs(
@@ -390,6 +419,9 @@ def _add_call(row: ReportRow, record: CallRecord, shares: Mapping[str, Decimal])
         row.estimated_calls += 1
     if record.cost_basis == "unpriced":
         row.unpriced_calls += 1
+    elif record.cost_basis == "pending":
+        row.pending_price_calls += 1
+        row.pending_price_tokens += record.prompt_tokens + record.completion_tokens
     elif record.cost_basis == "instance_hours":
         share = shares.get(record.id)
         if share is None:
@@ -464,6 +496,23 @@ def _notes(report: CostReport, calls: Sequence[CallRecord]) -> list[str]:
             "reserved worst case; any others broke before the backend reported usage)"
         )
     notes = [unpriced, estimated]
+    pending = f"Calls with their price pending: {total.pending_price_calls}"
+    if total.pending_price_calls:
+        by_key: dict[str, int] = {}
+        for call in calls:
+            if call.cost_basis == "pending" and call.status != "reserved":
+                tier = call.service_tier or "standard"
+                where = f"{call.model} in {call.region or '?'} ({tier})"
+                tokens = call.prompt_tokens + call.completion_tokens
+                by_key[where] = by_key.get(where, 0) + tokens
+        listing = "; ".join(f"{where}: {n:,} tokens" for where, n in sorted(by_key.items()))
+        commands = " and ".join(f"`{c}`" for c in report.fill_commands)
+        pending += (
+            f" ({total.pending_price_tokens:,} tokens not in the totals: {listing}). Fill with "
+            f"{commands}: it fetches the price and prices these calls at the price in force "
+            "when they ran"
+        )
+    notes.append(pending)
     if total.pending_allocation_calls:
         notes.append(
             f"SageMaker calls pending allocation: {total.pending_allocation_calls} (an endpoint "
@@ -494,6 +543,12 @@ def _notes(report: CostReport, calls: Sequence[CallRecord]) -> list[str]:
                 f"over {window.calls} call(s), idle ${idle}; prices: {window.price_source}"
             )
             notes.extend(f"SageMaker {name}: {note}" for note in window.notes)
+        for gap in allocation.pending_windows:
+            name = gap.endpoint + (f"/{gap.variant}" if gap.variant else "")
+            notes.append(
+                f"SageMaker {name}: pending, {gap.calls} call(s) and its idle time not in the "
+                f"totals: {gap.reason}. Fill with `{gap.fix}`"
+            )
         if allocation.unmatched_call_ids:
             notes.append(
                 f"SageMaker calls with no instance timeline for their endpoint, still pending: "
