@@ -443,6 +443,49 @@ def render(summary: AssemblySummary, est: Estimate) -> str:
     return "\n".join(lines)
 
 
+# --- update capacity and the rehearsal -------------------------------------------------
+
+
+def rehearsal_text(directory: str | Path) -> str:
+    """What an update of each endpoint starts, whether direct Bedrock invocation is on, and
+    the rehearsal's rules over this one assembly (``make rehearse`` judges every environment
+    together, which account-wide settings need)."""
+    from gptoss_infra.rehearsal import ALL_RULES, read_assembly, rehearse
+    from gptoss_infra.rehearsal.rules.update_capacity import all_updates
+
+    assembly = read_assembly(directory)
+    lines = ["Update capacity (an update starts new instances before it stops old ones):"]
+    updates = all_updates(assembly)
+    if not updates:
+        lines.append("  no SageMaker endpoints")
+    for update in updates:
+        if update.quota is None:
+            quota = "no quota stated"
+        elif update.quota_stated:
+            quota = f"quota {update.quota} (stated)"
+        else:
+            quota = f"quota assumed {update.quota}: request it before the first deploy"
+        lines.append(f"  {update.stack}: {update.plan.describe()}; {quota}")
+    for stack in assembly.stacks:
+        if "direct_invocation" in stack.gptoss:
+            on = stack.gptoss["direct_invocation"] is True
+            lines.append(
+                f"Bedrock direct invocation ({stack.name}): "
+                + (
+                    "ON (bedrock.allow_direct_invocation): calls may bypass the team profiles"
+                    if on
+                    else "off: the models are reachable only through the team profiles"
+                )
+            )
+    findings, notes = rehearse([assembly])
+    lines += ["", f"Rehearsal ({len(ALL_RULES)} rules, this assembly; make rehearse runs all):"]
+    failing = sorted({f.rule for f in findings})
+    lines.append(f"  {len(findings)} finding(s)" + (f" in {', '.join(failing)}" if failing else ""))
+    lines += [f"    {finding}" for finding in findings]
+    lines += [f"  note: {note}" for note in notes]
+    return "\n".join(lines)
+
+
 # --- docs -----------------------------------------------------------------------------
 
 
@@ -598,6 +641,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     book = PriceBook.load(overrides=args.prices_file) if args.prices_file else PriceBook.load()
     print(render(summary, estimate(summary, book)))
+    print()
+    print(rehearsal_text(args.assembly))
     return 1 if summary.findings else 0
 
 
