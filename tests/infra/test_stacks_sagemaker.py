@@ -117,10 +117,11 @@ def test_inference_components_take_one_gpu_per_copy(components: Synthesized) -> 
     assert requirements["NumberOfAcceleratorDevicesRequired"] == 1
 
 
-def test_copies_scale_from_1_to_8(components: Synthesized) -> None:
+def test_copies_scale_from_2_to_7(components: Synthesized) -> None:
     target = one(sagemaker(components), "AWS::ApplicationAutoScaling::ScalableTarget")
     assert target["ScalableDimension"] == "sagemaker:inference-component:DesiredCopyCount"
-    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 8)
+    # 2 copies keep a rolling batch of 1 within 50%; 7 of 8 GPUs leave one for the new copy.
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 7)
     components.assertions(components.names.sagemaker_stack).has_output(
         "InferenceComponentName",
         {

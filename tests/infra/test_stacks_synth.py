@@ -58,8 +58,14 @@ def test_stacks_follow_the_configuration(each: Synthesized) -> None:
 
 @each_config
 def test_every_taggable_resource_carries_the_cost_tags(each: Synthesized) -> None:
-    wanted = each.config.cost_tags
     for stack in each.stack_names:
+        shared = each.template(stack)["Metadata"]["gptoss"].get("component") == "account"
+        # The account stack is the same for every environment: project and component only.
+        wanted = (
+            {"project": each.config.project, "component": "account"}
+            if shared
+            else each.config.cost_tags
+        )
         for logical_id, resource in each.template(stack)["Resources"].items():
             if resource["Type"] in UNTAGGABLE or resource["Type"].startswith("Custom::"):
                 continue
@@ -70,7 +76,7 @@ def test_every_taggable_resource_carries_the_cost_tags(each: Synthesized) -> Non
             else:
                 found = {tag["Key"]: tag["Value"] for tag in tags}
             assert wanted.items() <= found.items(), f"{stack}/{logical_id}: {found}"
-            assert found.get("component") in {"sagemaker", "bedrock", "cost"}
+            assert found.get("component") in {"sagemaker", "bedrock", "cost", "account"}
 
 
 @each_config
@@ -78,7 +84,10 @@ def test_templates_are_for_the_configured_region(each: Synthesized) -> None:
     for stack in each.stack_names:
         metadata = each.template(stack)["Metadata"]
         assert metadata["cfn-lint"]["config"]["regions"] == [each.config.region]
-        assert metadata["gptoss"]["preset"] == each.config.preset
+        if metadata["gptoss"].get("component") == "account":
+            assert "preset" not in metadata["gptoss"]  # one template for every environment
+        else:
+            assert metadata["gptoss"]["preset"] == each.config.preset
 
 
 @each_config

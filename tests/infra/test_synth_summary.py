@@ -24,6 +24,21 @@ from gptoss_infra.summary import (
 DOC = REPO / "docs" / "infrastructure.md"
 
 
+def hourly(**prices: str) -> PriceBook:
+    """A book of test prices ({instance type: USD/hour}, us-east-1): the bundled catalog holds
+    only prices with a primary AWS source, so the arithmetic is tested on stated figures."""
+    return PriceBook.from_document(
+        {
+            "sagemaker": {
+                itype.replace("_", "."): {
+                    "us-east-1": {"usd_per_hour": usd, "source": "test", "as_of": "2026-11-27"}
+                }
+                for itype, usd in prices.items()
+            }
+        }
+    )
+
+
 @pytest.fixture(scope="module")
 def summaries(presets: dict[str, Synthesized]) -> dict[str, AssemblySummary]:
     return {name: read_assembly(synth.outdir) for name, synth in presets.items()}
@@ -58,7 +73,7 @@ def test_findings_come_from_the_validation_report_and_acknowledgements_carry_rea
 def test_monthly_cost_is_hourly_price_times_730_per_instance(
     summaries: dict[str, AssemblySummary],
 ) -> None:
-    est = estimate(summaries["gpt-oss-20b-g6e-xlarge"], bundled_price_book())
+    est = estimate(summaries["gpt-oss-20b-g6e-xlarge"], hourly(ml_g6e_xlarge="2.61"))
     (line,) = est.lines
     assert line.usd_per_hour == Decimal("2.61")
     assert (line.monthly_min, line.monthly_max) == (Decimal("1905.30"), Decimal("3810.60"))
@@ -68,7 +83,7 @@ def test_monthly_cost_is_hourly_price_times_730_per_instance(
 def test_inference_components_cost_the_instances_not_the_copies(
     summaries: dict[str, AssemblySummary],
 ) -> None:
-    est = estimate(summaries["gpt-oss-120b-ic-p5-48xlarge"], bundled_price_book())
+    est = estimate(summaries["gpt-oss-120b-ic-p5-48xlarge"], hourly(ml_p5_48xlarge="63.296"))
     (line,) = est.lines
     assert (line.capacity.min_instances, line.capacity.max_instances) == (1, 1)
     assert line.monthly_max == Decimal("46206.08")  # 63.296 x 730
@@ -78,7 +93,7 @@ def test_scale_to_zero_reaches_no_instances_at_minimum(
     synthesized: dict[str, Synthesized],
 ) -> None:
     summary = read_assembly(synthesized["scale-to-zero"].outdir)
-    est = estimate(summary, bundled_price_book())
+    est = estimate(summary, hourly(ml_p5_48xlarge="63.296"))
     (line,) = est.lines
     assert (line.capacity.min_instances, line.capacity.max_instances) == (0, 1)
     assert "$0.00 at minimum (scaled to zero)" in render(summary, est)
@@ -90,10 +105,18 @@ def test_a_missing_price_is_unpriced_never_zero(summaries: dict[str, AssemblySum
     assert not est.complete
     assert est.total("min") is None
     text = render(summary, est)
-    assert "1-2 x ml.p5.4xlarge in us-west-2: UNPRICED" in text
-    assert "total: unpriced" in text
+    # One line names the missing price and the one command that fills it; no bare total.
+    assert (
+        "1-2 x ml.p5.4xlarge in us-west-2: PRICE MISSING - no SageMaker hosting price for "
+        "instance type 'ml.p5.4xlarge'"
+    ) in text
+    assert "fill it with `gptoss-aws prices refresh --region us-west-2`" in text
+    assert (
+        "total: pending the hourly price of ml.p5.4xlarge in us-west-2: fill it with "
+        "`gptoss-aws prices refresh --region us-west-2`"
+    ) in text
+    assert "total: unpriced" not in text
     assert "$0.00" not in text
-    assert "for reference only, not a us-west-2 price" in text
 
 
 def test_a_price_override_prices_the_region(summaries: dict[str, AssemblySummary]) -> None:
@@ -176,7 +199,10 @@ def test_cdk_synth_runs_offline_and_the_summary_reads_it(
     )
     assert result.returncode == 0, result.stderr
     assert "end-of-life" not in result.stderr
-    assert main([str(outdir)]) == 0
+    # The bundled catalog has no primary-source ml.g6e.xlarge price: state one.
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[sagemaker."ml.g6e.xlarge".us-east-1]\nusd_per_hour = "2.61"\n')
+    assert main([str(outdir), "--prices-file", str(prices)]) == 0
     text = capsys.readouterr().out
     assert "(project gptoss / environment small / preset gpt-oss-20b-g6e-xlarge)" in text
     assert "GptossSmall-SageMaker" in text

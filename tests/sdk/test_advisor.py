@@ -15,6 +15,12 @@ from gptoss_aws.types import CallRecord
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 DAY = timedelta(days=1)
 
+# The bundled catalog holds only primary-source prices (no ml.p5.4xlarge hosting price):
+# the advisor's arithmetic is tested on a stated hourly figure on top of it.
+BOOK = PriceBook.load().with_override(
+    {"sagemaker": {"ml.p5.4xlarge": {"us-east-1": {"usd_per_hour": "7.912", "source": "test"}}}}
+)
+
 
 def _calls(
     n: int,
@@ -51,7 +57,7 @@ def test_light_traffic_is_cheaper_on_bedrock_and_the_break_even_is_computed() ->
         calls,
         window_start=T0,
         window_end=T0 + DAY,
-        prices=PriceBook.load(),
+        prices=BOOK,
         bedrock_region="us-east-1",
     )
     # 1,000 x (2,600 x $0.15 + 1,000 x $0.60) / 1M
@@ -101,7 +107,7 @@ def test_heavy_traffic_is_cheaper_on_the_endpoint_it_ran_on() -> None:
         calls,
         window_start=T0,
         window_end=T0 + timedelta(hours=1),
-        prices=PriceBook.load(),
+        prices=BOOK,
         bedrock_region="us-east-1",
         timelines=timeline,
     )
@@ -124,7 +130,7 @@ def test_a_slow_instance_never_breaks_even_and_the_summary_says_so() -> None:
         _calls(100),
         window_start=T0,
         window_end=T0 + DAY,
-        prices=PriceBook.load(),
+        prices=BOOK,
         bedrock_region="us-east-1",
         throughput=100,
     )
@@ -140,7 +146,7 @@ def test_hypothetical_endpoint_is_sized_for_the_average_rate() -> None:
         calls,
         window_start=T0,
         window_end=T0 + timedelta(hours=1),
-        prices=PriceBook.load(),
+        prices=BOOK,
         bedrock_region="us-east-1",
     )
     assert advice.mean_instances == 2
@@ -149,7 +155,7 @@ def test_hypothetical_endpoint_is_sized_for_the_average_rate() -> None:
 
 
 def test_an_unbenchmarked_instance_uses_the_given_throughput_or_says_it_has_none() -> None:
-    prices = PriceBook.load()
+    prices = BOOK
     advice = advise(
         _calls(10),
         window_start=T0,
@@ -170,14 +176,14 @@ def test_model_must_be_named_when_the_window_mixes_models() -> None:
             calls,
             window_start=T0,
             window_end=T0 + DAY,
-            prices=PriceBook.load(),
+            prices=BOOK,
             bedrock_region="us-east-1",
         )
     small = advise(
         calls,
         window_start=T0,
         window_end=T0 + DAY,
-        prices=PriceBook.load(),
+        prices=BOOK,
         bedrock_region="us-east-1",
         model="openai.gpt-oss-20b-1:0",
     )
@@ -195,7 +201,7 @@ def test_calls_outside_the_window_and_reservations_do_not_count() -> None:
         calls,
         window_start=T0,
         window_end=T0 + DAY,
-        prices=PriceBook.load(),
+        prices=BOOK,
         bedrock_region="us-east-1",
     )
     assert advice.calls == 3
@@ -207,7 +213,7 @@ def test_no_price_in_the_region_is_an_unpriced_error_not_zero() -> None:
             _calls(1),
             window_start=T0,
             window_end=T0 + DAY,
-            prices=PriceBook.load(),
+            prices=BOOK,
             bedrock_region="us-west-2",
         )
 
@@ -217,7 +223,7 @@ def test_no_output_tokens_means_no_break_even() -> None:
         _calls(2, completion=0),
         window_start=T0,
         window_end=T0 + DAY,
-        prices=PriceBook.load(),
+        prices=BOOK,
         bedrock_region="us-east-1",
     )
     assert advice.break_even_output_tokens_per_hour is None
@@ -230,7 +236,7 @@ def test_bad_windows_and_throughputs_are_refused() -> None:
             [],
             window_start=T0,
             window_end=T0,
-            prices=PriceBook.load(),
+            prices=BOOK,
             bedrock_region="us-east-1",
             model="gpt-oss-120b",
         )
@@ -239,7 +245,7 @@ def test_bad_windows_and_throughputs_are_refused() -> None:
             [],
             window_start=T0,
             window_end=T0 + DAY,
-            prices=PriceBook.load(),
+            prices=BOOK,
             bedrock_region="us-east-1",
             model="gpt-oss-120b",
             throughput=0,

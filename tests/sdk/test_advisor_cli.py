@@ -49,8 +49,13 @@ def test_advise_reads_the_ledger_and_prints_the_summary(
         ledger.record(_record(minute))
     ledger.record(_record(60 * 25))  # outside the window
     ledger.close()
+    # The bundled catalog has no ml.p5.4xlarge hosting price (no primary source): state one.
+    prices = tmp_path / "prices.toml"
+    prices.write_text('[sagemaker."ml.p5.4xlarge".us-east-1]\nusd_per_hour = "7.912"\n')
     args = _parse(
         "advise",
+        "--prices-file",
+        str(prices),
         "--since",
         "2026-11-02",
         "--until",

@@ -43,11 +43,11 @@ def test_list_prints_a_table_with_source_and_date(capsys: pytest.CaptureFixture[
     assert "USD per 1M tokens in / out" in big
     assert "2026-11-27" in big
     assert "litellm PR #39866" in big
-    p5 = next(r for r in rows if r.startswith("sagemaker  ml.p5.4xlarge "))
-    assert "7.912" in p5
-    assert "USD per instance-hour" in p5
-    assert "2026-09-27" in p5
-    assert "uncertain" in p5
+    g6e = next(r for r in rows if r.startswith("sagemaker  ml.g6e.2xlarge "))
+    assert "2.8026" in g6e
+    assert "USD per instance-hour" in g6e
+    assert "2026-09-20" in g6e
+    assert not any("ml.p5.4xlarge" in r for r in rows)  # no primary source: not bundled
 
 
 def test_list_shows_overrides_and_says_when_a_region_has_nothing(

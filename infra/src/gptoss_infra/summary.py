@@ -324,7 +324,7 @@ def estimate(summary: AssemblySummary, book: PriceBook) -> Estimate:
         try:
             price = book.instance_price(capacity.instance_type, capacity.region)
         except (UnpricedError, ConfigurationError) as error:
-            reason = str(error).split(". Fix it")[0]
+            reason = str(error).split(". Fix it")[0].split(". Fill it")[0]
             reference = _reference(book, capacity.instance_type)
             lines.append(CostLine(capacity, None, None, reason, reference))
         else:
@@ -335,7 +335,15 @@ def estimate(summary: AssemblySummary, book: PriceBook) -> Estimate:
             try:
                 token = book.token_price(model, region)
             except (UnpricedError, ConfigurationError) as error:
-                tokens.append(TokenLine(model, region, None, None, str(error).split(". Fix it")[0]))
+                tokens.append(
+                    TokenLine(
+                        model,
+                        region,
+                        None,
+                        None,
+                        str(error).split(". Fix it")[0].split(". Fill it")[0],
+                    )
+                )
             else:
                 tokens.append(
                     TokenLine(model, region, token.input_per_1m, token.output_per_1m, None)
@@ -350,9 +358,13 @@ def usd(value: Decimal | None) -> str:
 # --- text -----------------------------------------------------------------------------
 
 
+def _fill(region: str) -> str:
+    return f"`gptoss-aws prices refresh --region {region}`"
+
+
 def _token_text(token: TokenLine) -> str:
     if token.input_per_1m is None:
-        return "per token, UNPRICED in the catalog"
+        return f"per token, price missing: fill it with {_fill(token.region)}"
     return (
         f"per token, ${token.input_per_1m} input / ${token.output_per_1m} output per 1M "
         "tokens (no monthly minimum)"
@@ -419,13 +431,12 @@ def render(summary: AssemblySummary, est: Estimate) -> str:
                 f"at maximum (${line.usd_per_hour}/hour, {line.price_source})"
             )
         else:
-            lines.append(f"  {what}: UNPRICED - {line.unpriced_reason}")
+            lines.append(
+                f"  {what}: PRICE MISSING - {line.unpriced_reason}; fill it with "
+                f"{_fill(line.capacity.region)}"
+            )
             if line.reference is not None:
                 lines.append(f"      {_reference_text(line)}")
-            lines.append(
-                "      fix: gptoss-aws prices refresh --region "
-                f"{line.capacity.region}, or a price override (gptoss_aws.pricing.overrides)"
-            )
     for token in est.tokens:
         lines.append(f"  Bedrock {token.model} in {token.region}: {_token_text(token)}")
     if not est.lines:
@@ -436,7 +447,10 @@ def render(summary: AssemblySummary, est: Estimate) -> str:
             "at maximum"
         )
     else:
-        lines.append("  total: unpriced (at least one instance type has no price; see above)")
+        missing = [line.capacity for line in est.lines if not line.priced]
+        which = ", ".join(sorted({f"{c.instance_type} in {c.region}" for c in missing}))
+        fills = " and ".join(_fill(region) for region in sorted({c.region for c in missing}))
+        lines.append(f"  total: pending the hourly price of {which}: fill it with {fills}")
     lines.append(
         "  (hosting only: S3, CloudWatch, KMS, data transfer and Bedrock tokens are extra)"
     )
@@ -643,6 +657,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(render(summary, estimate(summary, book)))
     print()
     print(rehearsal_text(args.assembly))
+    from gptoss_infra.deploy_order import deploy_order_text
+
+    print()
+    print(deploy_order_text(args.assembly))
     return 1 if summary.findings else 0
 
 
