@@ -54,3 +54,19 @@ def test_the_command_line_reports_per_rule_and_fails_on_findings(
     # Today the deploy-path rules still fail, so the command does; the count is printed.
     assert status == (1 if "FAIL" in out else 0)
     assert out.rstrip().endswith("finding(s)")
+
+
+def test_the_synth_summary_prints_update_capacity_and_the_rehearsal(
+    synthesized: dict[str, Synthesized],
+) -> None:
+    from gptoss_infra.summary import rehearsal_text
+
+    dev = rehearsal_text(synthesized["gpt-oss-120b-p5-4xlarge"].outdir)
+    # The preset scales to 2 instances; blue/green doubles them, nothing states a quota.
+    assert "blue/green update of 2 x ml.p5.4xlarge starts 2 extra instance(s): 4 at once" in dev
+    assert "quota assumed 4: request it before the first deploy" in dev
+    assert "off: the models are reachable only through the team profiles" in dev
+    assert f"Rehearsal ({len(ALL_RULES)} rules" in dev
+    prod = rehearsal_text(synthesized["prod"].outdir)
+    assert "rolling copies update of 1 x ml.p5.48xlarge starts 0 extra instance(s)" in prod
+    assert "quota 1 (stated)" in prod

@@ -1,10 +1,15 @@
-"""GptOssBedrockStack: least-privilege invoke policy, tagged team profiles, logging."""
+"""GptOssBedrockStack: least-privilege invoke policy, tagged team profiles; invocation logging
+in the account stack."""
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import Synthesized
+
+from gptoss_aws.deployment.config import from_preset
+from gptoss_infra.stacks import build_app
 
 
 def bedrock(synth: Synthesized) -> dict[str, Any]:
@@ -69,12 +74,48 @@ def test_each_team_gets_a_tagged_profile_exported_by_team(prod: Synthesized) -> 
     template.has_output("GuardrailArn", {"Export": {"Name": "gptoss-prod:GuardrailArn"}})
 
 
-def test_invocation_logging_goes_to_an_encrypted_log_group(prod: Synthesized) -> None:
-    template = bedrock(prod)
-    assert of_type(template, "Custom::AWS"), "no custom resource turns invocation logging on"
-    groups = of_type(template, "AWS::Logs::LogGroup")
+def test_invocation_logging_is_the_account_stacks_not_the_environments(prod: Synthesized) -> None:
+    # One setting per account and region: an environment's stack must not own it.
+    assert not of_type(bedrock(prod), "Custom::AWS")
+    account = prod.template(prod.names.account_stack)
+    assert of_type(account, "Custom::AWS"), "no custom resource turns invocation logging on"
+    groups = of_type(account, "AWS::Logs::LogGroup")
     assert groups
     assert all("KmsKeyId" in group for group in groups)
+    manifest = json.loads((prod.outdir / "manifest.json").read_text())
+    properties = manifest["artifacts"][prod.names.account_stack]["properties"]
+    assert properties["terminationProtection"] is True
+
+
+def test_with_teams_the_models_are_reachable_only_through_the_profiles(prod: Synthesized) -> None:
+    (policy,) = [
+        p
+        for p in of_type(bedrock(prod), "AWS::IAM::ManagedPolicy")
+        if "Invoke the gpt-oss" in p.get("Description", "")
+    ]
+    model_statements = [
+        s
+        for s in policy["PolicyDocument"]["Statement"]
+        if s["Effect"] == "Allow" and "foundation-model" in json.dumps(s["Resource"])
+    ]
+    assert model_statements
+    for statement in model_statements:
+        assert "bedrock:InferenceProfileArn" in json.dumps(statement["Condition"])
+    assert bedrock(prod)["Metadata"]["gptoss"]["direct_invocation"] is False
+
+
+def test_direct_invocation_is_an_explicit_opt_in(tmp_path: Path) -> None:
+    config = from_preset("bedrock-only", {"bedrock": {"allow_direct_invocation": True}})
+    build_app(config, outdir=str(tmp_path), rule_packs=False).synth()
+    template = json.loads((tmp_path / f"{config.names.bedrock_stack}.template.json").read_text())
+    assert template["Metadata"]["gptoss"]["direct_invocation"] is True
+    (policy,) = [
+        p
+        for p in of_type(template, "AWS::IAM::ManagedPolicy")
+        if "Invoke the gpt-oss" in p.get("Description", "")
+    ]
+    sids = {s.get("Sid") for s in policy["PolicyDocument"]["Statement"]}
+    assert "InvokeGptOssFoundationModels" in sids
 
 
 def test_profiles_copy_models_in_the_configured_region(synthesized: dict[str, Synthesized]) -> None:

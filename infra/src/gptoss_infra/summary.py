@@ -99,7 +99,8 @@ class AssemblySummary:
         """Project, environment and preset, from the stacks' template metadata."""
         for stack in self.stacks:
             info = stack.metadata.get("gptoss")
-            if isinstance(info, dict):
+            # The account stack is shared by environments and names none.
+            if isinstance(info, dict) and "environment" in info:
                 return {k: str(info[k]) for k in ("project", "environment", "preset") if k in info}
         return {}
 

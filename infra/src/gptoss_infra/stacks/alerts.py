@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
@@ -26,8 +26,9 @@ class AlarmTopic(Construct):
 
     :param emails: addresses subscribed to the topic (SNS asks each to confirm).
         Default: none.
-    :param removal_policy: for the key. Default: ``RETAIN`` (a deleted key makes any
-        message still encrypted with it unreadable).
+    :param removal_policy: for the key. Default: ``DESTROY``: the key only encrypts
+        notifications in flight, and KMS still waits 7 days (``pending_window``) before it
+        deletes a key, so deleting the environment leaves nothing billable behind.
     """
 
     def __init__(
@@ -36,7 +37,7 @@ class AlarmTopic(Construct):
         construct_id: str,
         *,
         emails: Sequence[str] = (),
-        removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
@@ -46,6 +47,7 @@ class AlarmTopic(Construct):
             description="Encrypts the gpt-oss endpoint alarm topic",
             enable_key_rotation=True,
             removal_policy=removal_policy,
+            pending_window=Duration.days(7),
         )
         self.key.add_to_resource_policy(
             iam.PolicyStatement(
