@@ -67,7 +67,7 @@ test-e2e: $(DEV)/.installed $(ENGINE)/.installed
 	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
 	$(DEV)/bin/pytest tests/e2e
 
-test: lint typecheck typecheck-notebooks test-sdk test-container test-e2e test-infra rehearse test-notebooks
+test: lint typecheck typecheck-notebooks typecheck-clients test-sdk test-container test-e2e test-clients test-infra rehearse test-notebooks
 
 serve-local: $(ENGINE)/.installed
 	$(ENGINE)/bin/python -m gptoss_tiny build --kind chat --out $(TINY_CACHE)/chat --if-missing
@@ -176,3 +176,40 @@ lock-notebooks:
 	/tmp/gptoss-lock-notebooks/bin/pip install $(PIP_QUIET) -r requirements/notebooks.in
 	{ echo "# Locked from requirements/notebooks.in by 'make lock-notebooks' (pip freeze of a clean venv)."; \
 	  /tmp/gptoss-lock-notebooks/bin/pip freeze; } > requirements/notebooks.lock
+
+# --- real clients, fuzz and load against the container on CPU (issue 9) -----------------
+# .venv-clients: openai-python, LiteLLM, Strands Agents and schemathesis, kept out of .venv
+# so LiteLLM's dependencies never reach the SDK's own tests; the SDK (for the SageMaker
+# runtime stand-in) is installed editable on top.
+CLIENTS := .venv-clients
+
+.PHONY: test-clients typecheck-clients fuzz-long lock-clients
+
+$(CLIENTS)/.installed: requirements/clients.lock sdk/pyproject.toml
+	rm -rf $(CLIENTS)
+	$(PYTHON) -m venv $(CLIENTS)
+	$(CLIENTS)/bin/pip install $(PIP_QUIET) -r requirements/clients.lock
+	$(CLIENTS)/bin/pip install $(PIP_QUIET) --no-deps -e sdk
+	touch $@
+
+test-clients: $(CLIENTS)/.installed $(ENGINE)/.installed
+	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
+	$(CLIENTS)/bin/pytest tests/clients
+
+typecheck-clients: $(CLIENTS)/.installed
+	$(CLIENTS)/bin/mypy --config-file pyproject.toml tests/clients
+
+# The fuzz alone, longer: schemathesis' coverage phase too and 500 cases per route (most
+# of an hour on 2 cores). FUZZ_EXAMPLES and FUZZ_PHASES override.
+FUZZ_EXAMPLES ?= 500
+FUZZ_PHASES ?= coverage,fuzzing
+fuzz-long: $(CLIENTS)/.installed $(ENGINE)/.installed
+	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
+	GPTOSS_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) GPTOSS_FUZZ_PHASES=$(FUZZ_PHASES) \
+	$(CLIENTS)/bin/pytest tests/clients/test_fuzz.py
+
+lock-clients:
+	rm -rf /tmp/gptoss-lock-clients && $(PYTHON) -m venv /tmp/gptoss-lock-clients
+	/tmp/gptoss-lock-clients/bin/pip install $(PIP_QUIET) -r requirements/clients.in
+	{ echo "# Locked from requirements/clients.in by 'make lock-clients' (pip freeze of a clean venv)."; \
+	  /tmp/gptoss-lock-clients/bin/pip freeze; } > requirements/clients.lock

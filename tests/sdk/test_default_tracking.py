@@ -34,7 +34,13 @@ def test_a_bedrock_call_is_priced_and_lands_in_the_default_ledger_without_setup(
         stub.add_response(
             "converse",
             ANSWER,
-            {"modelId": "openai.gpt-oss-120b-1:0", "messages": ANY, "inferenceConfig": ANY},
+            {
+                "modelId": "openai.gpt-oss-120b-1:0",
+                "messages": ANY,
+                "inferenceConfig": ANY,
+                # The call's tags reach Bedrock's invocation logs too.
+                "requestMetadata": {"team": "search"},
+            },
         )
         client = GptOss.bedrock(
             "gpt-oss-120b", region="us-east-1", runtime_client=runtime, tags={"team": "search"}

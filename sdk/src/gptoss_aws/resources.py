@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
 import anyio
@@ -73,6 +74,8 @@ def make_intent(
         max_tokens=request.max_tokens,
         prompt_tokens_estimate=prompt_estimate,
         price=target.price,
+        service_tier=request.service_tier,
+        project=request.project,
     )
 
 
@@ -93,6 +96,9 @@ def _prepare(
     """The checked request and the call's tags, before any budget or network use."""
     request = build_request(**fields)
     tags = merge_tags(client_tags, call_tags)
+    # The call's tags travel with the request too: Bedrock sends them as requestMetadata,
+    # so its invocation logs carry the same attribution as the ledger row.
+    request = replace(request, metadata=tags or None)
     backend.check(request)
     return request, tags
 
@@ -190,6 +196,8 @@ class Completions:
         temperature: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
+        service_tier: str | None = None,
+        project: str | None = None,
     ) -> ChatCompletion: ...
 
     @overload
@@ -206,6 +214,8 @@ class Completions:
         temperature: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
+        service_tier: str | None = None,
+        project: str | None = None,
     ) -> Stream: ...
 
     @overload
@@ -222,6 +232,8 @@ class Completions:
         temperature: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
+        service_tier: str | None = None,
+        project: str | None = None,
     ) -> ChatCompletion | Stream: ...
 
     def create(
@@ -237,9 +249,16 @@ class Completions:
         temperature: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
+        service_tier: str | None = None,
+        project: str | None = None,
     ) -> ChatCompletion | Stream:
         """Send a chat request; a ``ChatCompletion``, or with ``stream=True`` a ``Stream``
-        of ``ChatCompletionChunk`` whose last chunk carries usage and cost."""
+        of ``ChatCompletionChunk`` whose last chunk carries usage and cost.
+
+        ``service_tier`` (Bedrock: standard/"default", flex, priority, reserved) is sent as
+        Converse ``serviceTier`` (or ``service_tier`` in the OpenAI body); the call is priced
+        at the tier AWS reports serving it at. ``project`` is sent as Bedrock's
+        ``projectIdentifier`` and recorded."""
         client = self._client
         request, call_tags = _prepare(
             client.backend,
@@ -254,6 +273,8 @@ class Completions:
             max_tokens=max_tokens,
             temperature=temperature,
             extra_body=extra_body,
+            service_tier=service_tier,
+            project=project,
         )
         backend, policy = client.backend, client.retry_policy
         target = policy.call(backend.target)
@@ -300,6 +321,8 @@ class AsyncCompletions:
         temperature: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
+        service_tier: str | None = None,
+        project: str | None = None,
     ) -> ChatCompletion: ...
 
     @overload
@@ -316,6 +339,8 @@ class AsyncCompletions:
         temperature: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
+        service_tier: str | None = None,
+        project: str | None = None,
     ) -> AsyncStream: ...
 
     @overload
@@ -332,6 +357,8 @@ class AsyncCompletions:
         temperature: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
+        service_tier: str | None = None,
+        project: str | None = None,
     ) -> ChatCompletion | AsyncStream: ...
 
     async def create(
@@ -347,6 +374,8 @@ class AsyncCompletions:
         temperature: float | None = None,
         tags: Mapping[str, str] | None = None,
         extra_body: dict[str, Any] | None = None,
+        service_tier: str | None = None,
+        project: str | None = None,
     ) -> ChatCompletion | AsyncStream:
         """The async twin of ``Completions.create``."""
         client = self._client
@@ -363,6 +392,8 @@ class AsyncCompletions:
             max_tokens=max_tokens,
             temperature=temperature,
             extra_body=extra_body,
+            service_tier=service_tier,
+            project=project,
         )
         backend, policy = client.backend, client.retry_policy
         target = await policy.acall(backend.atarget)

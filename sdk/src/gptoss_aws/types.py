@@ -117,6 +117,7 @@ class ChatCompletionChunk(_Model):
     choices: list[ChunkChoice] = Field(default_factory=list)
     usage: Usage | None = None
     cost: Cost | None = None  # on the last chunk, once usage is known
+    service_tier: str | None = None  # on the usage chunk: the Bedrock tier that served it
 
 
 def _now() -> datetime:

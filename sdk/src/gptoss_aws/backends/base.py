@@ -58,6 +58,11 @@ class ChatRequest:
     max_tokens: int | None = None
     temperature: float | None = None
     extra_body: dict[str, Any] | None = None
+    # Bedrock service tier in our names (standard, flex, priority, reserved), a Bedrock
+    # project, and the call's tags (Bedrock requestMetadata).
+    service_tier: str | None = None
+    project: str | None = None
+    metadata: dict[str, str] | None = None
 
     def openai_body(self, default_model: str | None = None) -> dict[str, Any]:
         """The OpenAI chat-completions body (what vLLM and the container take)."""
@@ -80,6 +85,11 @@ class ChatRequest:
         ):
             if value is not None:
                 body[key] = value
+        if self.service_tier is not None:
+            from gptoss_aws.pricing.regions import SERVICE_TIERS
+
+            # The OpenAI-compatible field; AWS's name for standard is "default".
+            body["service_tier"] = SERVICE_TIERS[self.service_tier]
         if self.extra_body:
             body.update(self.extra_body)
         return body
@@ -96,6 +106,8 @@ def build_request(
     max_tokens: int | None,
     temperature: float | None,
     extra_body: dict[str, Any] | None,
+    service_tier: str | None = None,
+    project: str | None = None,
 ) -> ChatRequest:
     """Check the arguments locally, so a bad call fails before budgets or the network."""
     if not isinstance(messages, list | tuple) or not messages:
@@ -127,6 +139,12 @@ def build_request(
         raise ConfigurationError("tools must be a list of OpenAI tool definitions")
     if extra_body is not None and not isinstance(extra_body, dict):
         raise ConfigurationError("extra_body must be a dict")
+    if service_tier is not None:
+        from gptoss_aws.pricing.regions import canonical_tier
+
+        service_tier = canonical_tier(service_tier)
+    if project is not None and (not isinstance(project, str) or not project):
+        raise ConfigurationError(f"project must be a non-empty string, got {project!r}")
     return ChatRequest(
         messages=checked,
         stream=stream,
@@ -137,6 +155,8 @@ def build_request(
         max_tokens=max_tokens,
         temperature=temperature,
         extra_body=extra_body,
+        service_tier=service_tier,
+        project=project,
     )
 
 

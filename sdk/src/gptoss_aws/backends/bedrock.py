@@ -1,4 +1,4 @@
-"""gpt-oss on Amazon Bedrock, through Converse and ConverseStream.
+r"""gpt-oss on Amazon Bedrock, through Converse and ConverseStream.
 
 Why Converse rather than InvokeModel:
 
@@ -18,6 +18,16 @@ one role are merged, as Converse requires alternation), ``reasoning_effort`` goe
 ``additionalModelRequestFields`` (as does ``extra_body``), and an assistant's earlier
 reasoning is not sent back (Bedrock can reject ``reasoningContent`` in the input).
 
+Service tiers and attribution (botocore's Converse shape): ``service_tier`` goes out as
+``serviceTier: {"type": "default" | "flex" | "priority" | "reserved"}`` and the tier AWS
+served the call at comes back in the response's (or the stream's ``metadata`` event's)
+``serviceTier``; it rides on the usage (``usage.service_tier``) to the tracker, which prices
+the call at that tier. The call's tags go out as ``requestMetadata`` (up to 16 pairs, keys
+1-256 and values 0-256 characters of ``[a-zA-Z0-9\s:_@$#=/+,-.]``; tags outside that are
+kept in the ledger and left out of the request, with a warning), so model invocation logs
+carry them: AWS's cost-management guidance for per-request attribution, since Cost Explorer
+and CUR hold no per-request rows. A project goes out as ``projectIdentifier``.
+
 Bedrock does not report how many of the output tokens were reasoning. Cost does not
 depend on it (all output tokens have one price), but rather than show 0 (LiteLLM #13300)
 ``usage.reasoning_tokens`` is estimated from the reasoning text at about four bytes per
@@ -28,7 +38,9 @@ token, capped at the output tokens, and the usage carries
 from __future__ import annotations
 
 import json
+import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -47,6 +59,7 @@ from gptoss_aws.backends.base import (
 )
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.models import MODELS, get_model
+from gptoss_aws.pricing.regions import SERVICE_TIERS, canonical_tier
 from gptoss_aws.streaming.accumulate import arguments_json
 from gptoss_aws.types import (
     ChatCompletion,
@@ -75,6 +88,12 @@ STOP_REASONS = {
     "content_filtered": "content_filter",
 }
 REASONING_BYTES_PER_TOKEN = 4
+# RequestMetadata (botocore bedrock-runtime service model): 1-16 pairs; keys 1-256, values
+# 0-256 characters of this set.
+METADATA_PATTERN = re.compile(r"^[a-zA-Z0-9\s:_@$#=/+,\-.]{0,256}$")
+METADATA_MAX_PAIRS = 16
+
+log = logging.getLogger(__name__)
 
 
 # ---- which model -----------------------------------------------------------------------
@@ -247,24 +266,58 @@ def converse_request(request: ChatRequest, model_id: str) -> dict[str, Any]:
         params["additionalModelRequestFields"] = extra
     if request.tools:
         params["toolConfig"] = converse_tool_config(request.tools, request.tool_choice)
+    if request.service_tier is not None:
+        params["serviceTier"] = {"type": SERVICE_TIERS[request.service_tier]}
+    if request.project is not None:
+        params["projectIdentifier"] = request.project
+    metadata = request_metadata(request.metadata or {})
+    if metadata:
+        params["requestMetadata"] = metadata
     return params
+
+
+def request_metadata(tags: dict[str, str]) -> dict[str, str]:
+    """The tags Converse's requestMetadata accepts (see the module doc), in sorted order."""
+    kept: dict[str, str] = {}
+    left_out: list[str] = []
+    for key, value in sorted(tags.items()):
+        fits = key and METADATA_PATTERN.match(key) and METADATA_PATTERN.match(value)
+        if fits and len(kept) < METADATA_MAX_PAIRS:
+            kept[key] = value
+        else:
+            left_out.append(key)
+    if left_out:
+        log.warning(
+            "tags %s are recorded in the ledger but not sent as Bedrock requestMetadata "
+            "(at most %d pairs of [a-zA-Z0-9 :_@$#=/+,-.], keys 1-256 and values 0-256 long)",
+            left_out,
+            METADATA_MAX_PAIRS,
+        )
+    return kept
+
+
+def served_tier(response: Any) -> str | None:
+    """Our name for the tier AWS reports serving the call at, or None if it says nothing."""
+    tier = (response.get("serviceTier") or {}).get("type") if response else None
+    return canonical_tier(tier) if tier else None
 
 
 # ---- Converse -> OpenAI shapes -----------------------------------------------------------
 
 
-def converse_usage(usage: Any, reasoning_text_bytes: int) -> Usage:
+def converse_usage(usage: Any, reasoning_text_bytes: int, tier: str | None = None) -> Usage:
     usage = usage or {}
     output = int(usage.get("outputTokens") or 0)
     reasoning = min(output, math.ceil(reasoning_text_bytes / REASONING_BYTES_PER_TOKEN))
-    return Usage.model_validate(
-        {
-            "prompt_tokens": int(usage.get("inputTokens") or 0),
-            "completion_tokens": output,
-            "reasoning_tokens": reasoning,
-            "reasoning_tokens_estimated": True,
-        }
-    )
+    fields: dict[str, Any] = {
+        "prompt_tokens": int(usage.get("inputTokens") or 0),
+        "completion_tokens": output,
+        "reasoning_tokens": reasoning,
+        "reasoning_tokens_estimated": True,
+    }
+    if tier is not None:
+        fields["service_tier"] = tier
+    return Usage.model_validate(fields)
 
 
 def _request_id(response: Any) -> str:
@@ -301,13 +354,15 @@ def parse_converse(response: Any, model_id: str) -> BackendResult:
         tool_calls=calls or None,
     )
     stop = response.get("stopReason")
+    tier = served_tier(response)
     completion = ChatCompletion(
         id=_request_id(response),
         created=int(time.time()),
         model=model_id,
         choices=[Choice(message=message, finish_reason=STOP_REASONS.get(stop, stop))],
-        usage=converse_usage(response.get("usage"), len(reasoning_text.encode())),
+        usage=converse_usage(response.get("usage"), len(reasoning_text.encode()), tier),
         backend="bedrock",
+        service_tier=tier,
     )
     return BackendResult(completion, usage_reported="usage" in response)
 
@@ -378,7 +433,12 @@ class ConverseStreamConverter:
             return self._chunk(ChoiceDelta(), finish_reason=STOP_REASONS.get(stop, stop))
         if "metadata" in event:
             chunk = self._chunk(None)
-            chunk.usage = converse_usage(event["metadata"].get("usage"), self._reasoning_bytes)
+            tier = served_tier(event["metadata"])
+            chunk.usage = converse_usage(
+                event["metadata"].get("usage"), self._reasoning_bytes, tier
+            )
+            if tier is not None:
+                chunk.service_tier = tier
             return chunk
         return None
 

@@ -28,7 +28,7 @@ from gptoss_aws.costing.allocation import SECONDS_PER_HOUR
 from gptoss_aws.costing.capacity import InstanceTimeline, exact_seconds
 from gptoss_aws.costing.intervals import as_utc, in_flight, merge_intervals
 from gptoss_aws.costing.per_token import token_cost, usage_of
-from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.pricing.catalog import PriceBook
 from gptoss_aws.pricing.model_names import canonical_model
 from gptoss_aws.pricing.records import (
@@ -92,6 +92,10 @@ class Advice:
     break_even_output_tokens_per_hour: Decimal | None  # per instance
     capacity_output_tokens_per_hour: Decimal | None  # per instance
     assumptions: tuple[str, ...]
+    # The same traffic on each on-demand Bedrock tier (flex, standard, priority): its cost,
+    # or None when that tier has no price yet (``tier_fixes`` holds the command).
+    tiers: tuple[tuple[str, Decimal | None], ...] = ()
+    tier_fixes: tuple[str, ...] = ()
 
     @property
     def hours(self) -> Decimal:
@@ -142,6 +146,19 @@ class Advice:
                 f"On an endpoint ({instances}, {rate}, running the whole window) they would "
                 f"have cost {_usd(self.endpoint_usd)}."
             )
+        if self.tiers:
+            parts = [
+                f"{tier.title()} {_usd(usd) if usd is not None else 'pending'}"
+                for tier, usd in self.tiers
+            ]
+            line = f"By Bedrock tier: {', '.join(parts)}; the endpoint {_usd(self.endpoint_usd)}."
+            if self.tier_fixes:
+                line += (
+                    " Fill the pending tier prices with "
+                    + " or ".join(f"`{fix}`" for fix in self.tier_fixes)
+                    + " (or an override)."
+                )
+            lines.append(line)
         cheaper = self.cheaper
         lines.append(f"{cheaper[0].upper()}{cheaper[1:]} was cheaper for this traffic.")
         be = self.break_even_output_tokens_per_hour
@@ -287,6 +304,17 @@ def advise(
     input_tokens = sum(c.prompt_tokens for c in own)
     output_tokens = sum(c.completion_tokens for c in own)
     hours = exact_seconds(window_start, window_end) / SECONDS_PER_HOUR
+    tiers: list[tuple[str, Decimal | None]] = []
+    tier_fixes: set[str] = set()
+    for tier in ("flex", "standard", "priority"):
+        try:
+            tier_price = prices.token_price(model, bedrock_region, tier)
+        except UnpricedError as missing:
+            tiers.append((tier, None))
+            tier_fixes.add(missing.fix or f"gptoss-aws prices refresh --region {bedrock_region}")
+            continue
+        costs = (token_cost(usage_of(c), tier_price).usd or Decimal(0) for c in own)
+        tiers.append((tier, sum(costs, Decimal(0))))
 
     given: Throughput | None
     if throughput is None or isinstance(throughput, Throughput):
@@ -381,6 +409,8 @@ def advise(
         break_even_output_tokens_per_hour=break_even,
         capacity_output_tokens_per_hour=capacity,
         assumptions=tuple(assumptions),
+        tiers=tuple(tiers),
+        tier_fixes=tuple(sorted(tier_fixes)),
     )
 
 

@@ -68,7 +68,7 @@ def canonical_tier(tier: str | None) -> str:
     if tier is None:
         return DEFAULT_TIER
     name = str(tier).strip().lower()
-    if name in ("default", "auto", ""):
+    if name == "default":
         return DEFAULT_TIER
     if name in SERVICE_TIERS:
         return name
