@@ -114,6 +114,13 @@ def decide(
         # their user wrote. Without a model vLLM serves its own (serving.py
         # _is_model_supported) and answers with the served name.
         changed = {k: v for k, v in request.items() if k != "model"}
+    if via_invocations and request.get("tools") == [] and "messages" in request:
+        # An agent without tools (Strands' LiteLLM provider) sends "tools": [], which
+        # vLLM refuses as OpenAI does. Behind /invocations it means "no tools": drop it,
+        # and a tool_choice that only makes sense with tools.
+        changed = {k: v for k, v in (changed or request).items() if k != "tools"}
+        if changed.get("tool_choice") in ("auto", "none"):
+            del changed["tool_choice"]
     if path in USAGE_PATHS:
         changed = with_stream_usage(changed or request) or changed
     if changed is not None:
