@@ -113,7 +113,7 @@ clean:
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 CDK_ENV ?= dev
 
-.PHONY: synth deploy test-infra rehearse
+.PHONY: synth deploy destroy destroy-endpoint test-infra rehearse
 
 # Every stack of infra/environments/$(CDK_ENV).json, offline (no account, no lookups), then
 # the summary: stacks, resources, security findings, monthly cost. The summary also runs
@@ -124,10 +124,29 @@ synth: $(CDK)/.installed node_modules/.installed
 	if [ -f cdk.out/manifest.json ]; then $(CDK)/bin/python -m gptoss_infra.summary cdk.out || true; fi; \
 	exit $$status
 
-# Needs AWS credentials, a bootstrapped account/region (`npx cdk bootstrap`) and a Docker
-# engine (the inference image is built and pushed as a CDK asset). See docs/infrastructure.md.
+# Every stack of the environment, in dependency order. Needs AWS credentials and a
+# bootstrapped account/region (`npx cdk bootstrap`), no Docker: the image is built and the
+# weights copied and verified in CodeBuild, and the endpoint waits for both (docs/deploying.md).
 deploy: $(CDK)/.installed node_modules/.installed
-	npx cdk deploy --all -c env=$(CDK_ENV)
+	npx cdk deploy --all --no-notices -c env=$(CDK_ENV) $(CDK_DEPLOY_ARGS)
+
+# The environment's stacks (never the shared account stack). What stays behind is listed
+# first, while the stacks can still be asked for its names, and again at the end.
+LEFTOVERS := .cache/leftovers-$(CDK_ENV).txt
+destroy: $(CDK)/.installed node_modules/.installed
+	rm -rf cdk.out && mkdir -p .cache
+	npx cdk synth --no-lookups --no-notices --quiet -c env=$(CDK_ENV)
+	$(CDK)/bin/python -m gptoss_infra.teardown report cdk.out > $(LEFTOVERS)
+	npx cdk destroy --force --no-notices -c env=$(CDK_ENV) \
+	  $$($(CDK)/bin/python -m gptoss_infra.teardown stacks cdk.out)
+	@cat $(LEFTOVERS)
+
+# Only the endpoint's stack: the weights (and their verified copy) stay for the next deploy.
+destroy-endpoint: $(CDK)/.installed node_modules/.installed
+	rm -rf cdk.out
+	npx cdk synth --no-lookups --no-notices --quiet -c env=$(CDK_ENV)
+	npx cdk destroy --force --no-notices -c env=$(CDK_ENV) \
+	  $$($(CDK)/bin/python -m gptoss_infra.teardown stacks cdk.out --endpoint-only)
 
 test-infra: $(CDK)/.installed node_modules/.installed
 	$(CDK)/bin/pytest tests/infra

@@ -47,6 +47,7 @@ def variants() -> dict[str, DeploymentConfig]:
                     "image_uri": "123456789012.dkr.ecr.us-east-1.amazonaws.com/gptoss:1.0",
                     "mirror_weights": False,
                     "data_capture": True,
+                    "keep_weights_on_destroy": True,
                 },
                 "cost": {"alert_emails": ["ops@example.com"], "ledger_table": False},
                 "tags": {"cost-center": "ml-42"},

@@ -32,7 +32,9 @@ class Built:
         self.stack = cdk.Stack(self.app, "Artifacts")
         self.artifacts = ModelArtifacts(self.stack, "Weights")
         self.mirror = WeightsMirror(self.stack, "Mirror", artifacts=self.artifacts)
-        self.image = InferenceImage(self.stack, "Image")
+        self.image = InferenceImage(
+            self.stack, "Image", encryption_key=self.artifacts.encryption_key
+        )
         self.given = InferenceImage(self.stack, "Given", image_uri=ECR_URI)
         self.reader = iam.Role(
             self.stack, "Reader", assumed_by=iam.ServicePrincipal("sagemaker.amazonaws.com")
@@ -153,8 +155,12 @@ def test_bad_prefixes_are_reported_together() -> None:
 # -- weights mirror ------------------------------------------------------------------
 
 
-def _project(built: Built) -> dict[str, Any]:
-    (project,) = _of_type(built, "AWS::CodeBuild::Project").values()
+def _project(built: Built, what: str = "Mirror") -> dict[str, Any]:
+    (project,) = [
+        p
+        for p in _of_type(built, "AWS::CodeBuild::Project").values()
+        if p["Properties"]["Description"].startswith(what)
+    ]
     return dict(project["Properties"])
 
 
@@ -163,7 +169,8 @@ def test_mirror_project_is_encrypted_logged_and_unprivileged(built: Built) -> No
     assert props["EncryptionKey"]["Fn::GetAtt"][1] == "Arn"
     assert props["Environment"]["PrivilegedMode"] is False
     assert props["Environment"]["ComputeType"] == "BUILD_GENERAL1_LARGE"
-    assert props["TimeoutInMinutes"] == 120
+    # Under the readiness gate's 55 minutes (a custom resource waits at most 60).
+    assert props["TimeoutInMinutes"] == 50
     group = props["LogsConfig"]["CloudWatchLogs"]["GroupName"]["Ref"]
     log_group = built.json["Resources"][group]["Properties"]
     assert "KmsKeyId" in log_group
@@ -226,17 +233,58 @@ def test_mirror_props_are_validated_together() -> None:
 # -- inference image -----------------------------------------------------------------
 
 
-def test_image_asset_is_built_from_inference_container(built: Built) -> None:
+def test_the_image_is_built_in_codebuild_from_a_file_asset_not_docker(built: Built) -> None:
     assert DEFAULT_CONTAINER_DIR == REPO_ROOT / "inference_container"
-    assert (DEFAULT_CONTAINER_DIR / "Dockerfile").is_file()
-    asset = built.image.asset
-    assert asset is not None
     assembly = built.app.synth()
     (manifest_path,) = Path(assembly.directory).glob("Artifacts.assets.json")
-    images = json.loads(manifest_path.read_text())["dockerImages"]
-    assert len(images) == 1
-    source = next(iter(images.values()))["source"]
-    assert source["platform"] == "linux/amd64"
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest.get("dockerImages", {}) == {}  # nothing for `cdk deploy` to build locally
+    sources = [f["source"]["path"] for f in manifest["files"].values()]
+    assert any((Path(assembly.directory) / path / "Dockerfile").is_file() for path in sources), (
+        sources
+    )
+    props = _project(built, "Build the gpt-oss serving image")
+    assert props["Environment"]["PrivilegedMode"] is True  # docker build needs it
+    assert props["Source"]["Type"] == "S3"
+    assert props["TimeoutInMinutes"] == 50
+
+
+def test_the_build_never_pulls_docker_hub_anonymously(built: Built) -> None:
+    props = _project(built, "Build the gpt-oss serving image")
+    commands = "\n".join(json.loads(props["Source"]["BuildSpec"])["phases"]["build"]["commands"])
+    env = {v["Name"]: v.get("Value") for v in props["Environment"]["EnvironmentVariables"]}
+    assert env["DOCKERHUB_SECRET"] == "ecr-pullthroughcache/docker-hub"
+    assert env["UPSTREAM_IMAGE"] == "vllm/vllm-openai:v0.32.0"
+    assert "create-pull-through-cache-rule" in commands
+    assert "--upstream-registry-url registry-1.docker.io" in commands
+    # The FROM line is replaced by the ECR copy before `docker build`; no `docker pull` of
+    # the upstream name happens.
+    assert commands.index('sed -i "s#^FROM $UPSTREAM_IMAGE') < commands.index("docker build")
+    assert 'docker pull "$UPSTREAM_IMAGE"' not in commands
+
+
+def test_the_model_gets_the_gate_digest_not_a_tag(built: Built) -> None:
+    gates = _of_type(built, "Custom::GptOssImageReady")
+    ((gate_id, gate),) = gates.items()
+    assert gate["Properties"]["Tag"].startswith("src-")
+    assert str(gate["Properties"]["ServiceTimeout"]) == "3600"  # the maximum
+    assert cdk.Stack.of(built.image).resolve(built.image.image_uri) == {
+        "Fn::GetAtt": [gate_id, "ImageUri"]
+    }
+
+
+def test_image_build_props_are_validated_together(tmp_path: Path) -> None:
+    (tmp_path / "Dockerfile").write_text("FROM ubuntu:24.04\n")
+    stack = cdk.Stack(cdk.App(), "BadBuild")
+    with pytest.raises(ValueError, match="3 problems") as error:
+        InferenceImage(
+            stack,
+            "Image",
+            directory=tmp_path,
+            base_image_uri="vllm/vllm-openai:v0.32.0",
+            dockerhub_secret_name="dockerhub",
+        )
+    assert "must start FROM vllm/vllm-openai:v0.32.0" in str(error.value)
 
 
 def test_given_image_uri_is_used_and_pullable(built: Built) -> None:

@@ -51,8 +51,10 @@ def test_stacks_follow_the_configuration(each: Synthesized) -> None:
     expected = {names.cost_stack}
     if each.config.bedrock is not None:
         expected.add(names.bedrock_stack)
+    if each.config.bedrock is not None and each.config.bedrock.invocation_logging:
+        expected.add(names.account_stack)
     if each.config.sagemaker is not None:
-        expected.add(names.sagemaker_stack)
+        expected |= {names.weights_stack, names.sagemaker_stack}
     assert set(each.stack_names) == expected
 
 

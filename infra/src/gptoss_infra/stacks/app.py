@@ -13,6 +13,7 @@ from gptoss_infra.stacks.bedrock_stack import GptOssBedrockStack
 from gptoss_infra.stacks.cost_stack import GptOssCostStack
 from gptoss_infra.stacks.nag import add_rule_packs
 from gptoss_infra.stacks.sagemaker_stack import GptOssSageMakerStack
+from gptoss_infra.stacks.weights_stack import GptOssWeightsStack
 
 
 def build_app(
@@ -44,7 +45,11 @@ def build_app(
             # Shared by every environment of the account and region (see account_stack).
             GptOssAccountStack(app, names.account_stack, config=config)
     if config.sagemaker is not None:
-        GptOssSageMakerStack(app, names.sagemaker_stack, config=config)
+        # Weights first and in their own stack: deleting the endpoint keeps them, and the
+        # model is created only after their gate verified them (read through exports).
+        weights = GptOssWeightsStack(app, names.weights_stack, config=config)
+        sagemaker = GptOssSageMakerStack(app, names.sagemaker_stack, config=config)
+        sagemaker.add_dependency(weights, "the model reads the verified weights' exports")
     if rule_packs:
         add_rule_packs(app)
     return app

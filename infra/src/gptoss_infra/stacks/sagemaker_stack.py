@@ -1,12 +1,19 @@
-"""GptOssSageMakerStack: weights bucket and mirror job, image, endpoint, scaling, alarms,
-dashboard."""
+"""GptOssSageMakerStack: image, endpoint, scaling, alarms, dashboard.
+
+The weights live in GptOssWeightsStack, which this stack depends on; they are read through
+that stack's exports. The model's weights URI is the ``WeightsS3Uri`` export (the value of
+the weights gate's attribute) and its image is the ``Custom::GptOssImageReady`` gate's
+``ImageUri``, so CloudFormation creates the model only once both are in place.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from aws_cdk import Fn
 from constructs import Construct
 
+from gptoss_aws.deployment.ami import default_inference_ami
 from gptoss_aws.deployment.capacity import assumed_quota
 from gptoss_aws.deployment.config import DeploymentConfig, ResourceNames, SageMakerConfig
 from gptoss_aws.deployment.validation import gpus_per_replica, resolved_utilization
@@ -20,11 +27,10 @@ from gptoss_infra.constructs.sagemaker import (
     EndpointDashboard,
     GptOssEndpoint,
     GptOssEndpointProps,
+    ImportedModelArtifacts,
     InferenceComponentOptions,
     InferenceImage,
-    ModelArtifacts,
     RollingUpdate,
-    WeightsMirror,
 )
 from gptoss_infra.stacks.alerts import AlarmTopic
 from gptoss_infra.stacks.common import GptOssStack
@@ -34,7 +40,7 @@ def endpoint_props(
     config: SageMakerConfig,
     names: ResourceNames,
     *,
-    artifacts: ModelArtifacts,
+    artifacts: ImportedModelArtifacts,
     image: InferenceImage,
     data_capture: DataCaptureOptions | None,
 ) -> GptOssEndpointProps:
@@ -64,6 +70,10 @@ def endpoint_props(
         tensor_parallel_size=gpus_per_replica(config, instance),
         gpu_memory_utilization=resolved_utilization(config, instance),
         has_local_nvme=instance.local_nvme,
+        # The host AMI whose NVIDIA driver runs the image's CUDA (validated in the SDK).
+        inference_ami_version=(
+            config.inference_ami_version or default_inference_ami(config.instance_type)
+        ),
         inference_component=component,
         # Inference components update copy by copy (rolling only); a model on the variant
         # gets SageMaker's default blue/green, made explicit so rollback alarms can attach.
@@ -80,8 +90,8 @@ class GptOssSageMakerStack(GptOssStack):
     """gpt-oss on a SageMaker real-time endpoint, from weights to dashboard.
 
     Outputs (exports ``<project>-<env>:...``): ``EndpointName``, ``InferenceComponentName``
-    (inference components only), ``WeightsS3Uri``, ``MirrorProject`` (when the mirror job
-    exists: start it once before the endpoint can load the weights).
+    (inference components only), ``ImageUri``, ``AlarmTopicArn``. Deploy it after
+    GptOssWeightsStack (``build_app`` adds the dependency).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
@@ -104,13 +114,26 @@ class GptOssSageMakerStack(GptOssStack):
         names = config.names
         spec = sm.model_spec
 
-        self.artifacts = ModelArtifacts(self, "Weights", weights_prefix=f"models/{spec.name}/")
-        self.mirror = (
-            WeightsMirror(self, "Mirror", artifacts=self.artifacts, repo_id=spec.hub_id)
-            if sm.mirror_weights
-            else None
+        self.artifacts = ImportedModelArtifacts(
+            self,
+            "Weights",
+            bucket_name=Fn.import_value(names.export("WeightsBucket")),
+            key_arn=Fn.import_value(names.export("WeightsKeyArn")),
+            weights_prefix=f"models/{spec.name}/",
+            ready_uri=Fn.import_value(names.export("WeightsS3Uri")),
         )
-        self.image = InferenceImage(self, "Image", image_uri=sm.image_uri)
+        self.image = (
+            InferenceImage(self, "Image", image_uri=sm.image_uri)
+            if sm.image_uri
+            else InferenceImage(
+                self,
+                "Image",
+                repository_name=f"{names.prefix}/vllm",
+                base_image_uri=sm.base_image_uri,
+                dockerhub_secret_name=sm.dockerhub_secret_name,
+                encryption_key=self.artifacts.encryption_key,
+            )
+        )
         data_capture = (
             DataCaptureOptions(
                 bucket=self.artifacts.bucket, encryption_key=self.artifacts.encryption_key
@@ -168,18 +191,11 @@ class GptOssSageMakerStack(GptOssStack):
                 "inference component to name in InvokeEndpoint",
             )
         self.output(
-            "WeightsS3Uri",
-            self.artifacts.weights_s3_uri,
-            "WeightsS3Uri",
-            "uncompressed checkpoint prefix SageMaker loads into /opt/ml/model",
+            "ImageUri",
+            self.image.image_uri,
+            "ImageUri",
+            "serving image the model runs (the image gate's digest when built here)",
         )
-        if self.mirror is not None:
-            self.output(
-                "MirrorProject",
-                self.mirror.project.project_name,
-                "MirrorProject",
-                "CodeBuild project that copies the weights from Hugging Face (run it once)",
-            )
         self.output(
             "AlarmTopicArn",
             self.alarm_topic.topic.topic_arn,

@@ -15,7 +15,8 @@ from .endpoint_props import (
     VpcOptions,
 )
 from .inference_image import InferenceImage
-from .model_artifacts import ModelArtifacts
+from .model_artifacts import ImportedModelArtifacts, ModelArtifacts
+from .readiness_gate import ReadinessGate
 from .weights_mirror import WeightsMirror
 
 __all__ = [
@@ -27,9 +28,11 @@ __all__ = [
     "EndpointDashboard",
     "GptOssEndpoint",
     "GptOssEndpointProps",
+    "ImportedModelArtifacts",
     "InferenceComponentOptions",
     "InferenceImage",
     "ModelArtifacts",
+    "ReadinessGate",
     "RollingUpdate",
     "VpcOptions",
     "WeightsMirror",

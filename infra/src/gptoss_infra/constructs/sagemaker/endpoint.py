@@ -255,6 +255,7 @@ class GptOssEndpoint(Construct, EndpointMetrics):
                 routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
                     routing_strategy=props.routing_strategy
                 ),
+                inference_ami_version=props.inference_ami_version,
             )
         else:
             variant = component_variant(
@@ -264,6 +265,7 @@ class GptOssEndpoint(Construct, EndpointMetrics):
                 routing_strategy=props.routing_strategy,
                 volume_size_gb=resolved.volume_size_gb,
                 options=ic,
+                inference_ami_version=props.inference_ami_version,
             )
         vpc = self._vpc_config()
         return sagemaker.CfnEndpointConfig(
@@ -403,11 +405,17 @@ def _data_capture_findings(props: GptOssEndpointProps, stack: Stack) -> list[tup
     assert capture is not None
     bucket_resource = capture.bucket.node.default_child
     if bucket_resource is None:
-        return []
-    logical_id = stack.resolve(stack.get_logical_id(bucket_resource))  # type: ignore[arg-type]
+        # An imported bucket (the weights stack's): cdk-nag prints it by its export name.
+        name = stack.resolve(capture.bucket.bucket_name)
+        bucket_arn = "arn:<AWS::Partition>:s3:::" + (
+            name.get("Fn::ImportValue", "*") if isinstance(name, dict) else str(name)
+        )
+    else:
+        logical_id = stack.resolve(stack.get_logical_id(bucket_resource))  # type: ignore[arg-type]
+        bucket_arn = f"<{logical_id}.Arn>"
     return [
         (
-            f"AwsSolutions-IAM5[Resource::<{logical_id}.Arn>/{capture.prefix}*]",
+            f"AwsSolutions-IAM5[Resource::{bucket_arn}/{capture.prefix}*]",
             "SageMaker writes one capture file per batch of requests under the capture "
             "prefix, named at run time; the grant is limited to that prefix.",
         )

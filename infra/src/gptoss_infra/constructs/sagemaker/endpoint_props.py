@@ -14,7 +14,7 @@ from aws_cdk import aws_logs as logs
 
 from .data_capture import DataCaptureOptions
 from .inference_image import InferenceImage
-from .model_artifacts import ModelArtifacts
+from .model_artifacts import ImportedModelArtifacts, ModelArtifacts
 
 # ContainerStartupHealthCheckTimeoutInSeconds and ModelDataDownloadTimeoutInSeconds accept
 # 60-3600 (CreateEndpointConfig ProductionVariant). 1800 s for a 61 GiB load: S3 to the
@@ -167,6 +167,10 @@ class GptOssEndpointProps:
     :param volume_encryption_key: KmsKeyId for the EBS volume. Default: the artifacts key on
         EBS-only types; never set on NVMe types (SageMaker rejects KmsKeyId there; NVMe
         instance storage is hardware-encrypted).
+    :param inference_ami_version: ``InferenceAmiVersion`` of the production variant, the host
+        AMI and so its NVIDIA driver. Default: SageMaker's default AMI for the instance type
+        (older drivers than CUDA 13.0 needs on ml.p5 and ml.g6e: pin
+        ``al2023-ami-sagemaker-inference-gpu-4-1``; ``gptoss_aws.deployment.ami``).
     :param routing_strategy: Default: ``"LEAST_OUTSTANDING_REQUESTS"`` (LLM requests vary
         from milliseconds to minutes; random routing piles long ones on one instance).
     :param deployment: DeploymentConfig. Default: none (SageMaker's blue/green all at once).
@@ -178,7 +182,7 @@ class GptOssEndpointProps:
         deployment of the same endpoint name fail with "already exists").
     """
 
-    artifacts: ModelArtifacts
+    artifacts: ModelArtifacts | ImportedModelArtifacts
     image: InferenceImage
     instance_type: str = "ml.p5.4xlarge"
     initial_instance_count: int = 1
@@ -197,6 +201,7 @@ class GptOssEndpointProps:
     has_local_nvme: bool | None = None
     volume_size_gb: int | None = None
     volume_encryption_key: kms.IKey | None = None
+    inference_ami_version: str | None = None
     routing_strategy: str = "LEAST_OUTSTANDING_REQUESTS"
     deployment: DeploymentOptions | None = None
     inference_component: InferenceComponentOptions | None = None

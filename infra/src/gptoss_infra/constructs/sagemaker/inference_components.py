@@ -28,6 +28,7 @@ def component_variant(
     routing_strategy: str,
     volume_size_gb: int | None,
     options: InferenceComponentOptions,
+    inference_ami_version: str | None = None,
 ) -> sagemaker.CfnEndpointConfig.ProductionVariantProperty:
     return sagemaker.CfnEndpointConfig.ProductionVariantProperty(
         variant_name=variant_name,
@@ -42,6 +43,8 @@ def component_variant(
         routing_config=sagemaker.CfnEndpointConfig.RoutingConfigProperty(
             routing_strategy=routing_strategy
         ),
+        # The host AMI is the variant's: every component on it shares the driver.
+        inference_ami_version=inference_ami_version,
     )
 
 

@@ -1,23 +1,45 @@
-"""The serving image: built from inference_container/ as a CDK asset, or an ECR image URI.
+"""The serving image: built in the cloud from inference_container/, or an ECR image URI.
 
 SageMaker pulls private inference images from Amazon ECR only (a registry in your VPC
 needs ImageConfig RepositoryAccessMode=Vpc, which this construct does not offer), so a
-given URI must be an ECR URI. A DockerImageAsset synthesizes without Docker: the image is
-built and pushed by `cdk deploy`, which is the only step that needs a Docker engine.
+given URI must be an ECR URI.
+
+Without a URI nothing is built on the deploying machine (no Docker there): the
+``inference_container/`` directory is a plain S3 file asset, a privileged CodeBuild project
+builds it on top of ``vllm/vllm-openai:v0.32.0`` and pushes it to this construct's ECR
+repository, and a ``Custom::GptOssImageReady`` gate waits for the push. The image URI the
+model gets is the gate's ``ImageUri`` attribute (``<repository>@sha256:<digest>``), so the
+model cannot be created before the image exists. The tag is a hash of the source asset
+and the base image: a re-deploy with the same inputs finds the tag and builds nothing.
+
+The base image never comes from Docker Hub anonymously (CodeBuild shares outbound
+addresses, and Docker Hub limits anonymous pulls per address): either ``base_image_uri``
+(an ECR copy you provide) or an ECR pull-through cache rule for Docker Hub that
+authenticates with your Docker Hub token from Secrets Manager (ECR user guide,
+pull-through-cache-creating-rule: the secret name must begin with
+``ecr-pullthroughcache/``). The build creates the rule when the registry has none for the
+prefix, and never deletes it: a rule is per registry (account and Region), shared by every
+environment, and ``make destroy`` lists it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from pathlib import Path
 
-from aws_cdk import Arn, ArnComponents, ArnFormat, Stack
+from aws_cdk import Arn, ArnComponents, ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ecr as ecr
-from aws_cdk import aws_ecr_assets as ecr_assets
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
-from .._common import PropErrors
+from .._common import PropErrors, acknowledge
+from .readiness_gate import DEFAULT_GATE_TIME, ReadinessGate
+from .weights_mirror import _arn_part
 
 # <registry-account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>)
 # (ECR user guide, registries.html and docker-pull-ecr-image.html).
@@ -31,10 +53,41 @@ ECR_IMAGE_URI = re.compile(
 # Computed from this file, not the working directory, so `cdk synth` and pytest agree.
 REPO_ROOT = Path(__file__).resolve().parents[5]
 DEFAULT_CONTAINER_DIR = REPO_ROOT / "inference_container"
+# The Dockerfile's FROM; the build swaps it for the ECR copy of the same image.
+BASE_IMAGE = "vllm/vllm-openai:v0.32.0"
+DOCKER_HUB = "registry-1.docker.io"  # Docker Hub's upstream URL (CreatePullThroughCacheRule)
+DEFAULT_PULL_THROUGH_PREFIX = "docker-hub"
+# A secret name, not a secret.
+DEFAULT_DOCKERHUB_SECRET = "ecr-pullthroughcache/docker-hub"  # noqa: S105
+# Pulling the ~10 GB base image and pushing one thin layer: minutes, not an hour; below the
+# gate's 55 minutes so a slow build ends as a CodeBuild timeout with its logs link.
+DEFAULT_BUILD_TIMEOUT = Duration.minutes(50)
 
-# Files the image does not need; keeping them out keeps the asset hash stable when only
-# docs or local caches change.
+# Files the image does not need; keeping them out keeps the asset hash (and so the image
+# tag) stable when only docs or local caches change.
 _ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".venv*", "**/.pytest_cache", "*.md"]
+
+_BUILD_COMMANDS = [
+    "set -euo pipefail",
+    'REGISTRY="${REPO_URI%%/*}"',
+    'aws ecr get-login-password | docker login --username AWS --password-stdin "$REGISTRY"',
+    'if [ -n "${BASE_IMAGE_URI:-}" ]; then BASE="$BASE_IMAGE_URI"; else '
+    'if ! aws ecr describe-pull-through-cache-rules --ecr-repository-prefixes "$PTC_PREFIX" '
+    ">/dev/null 2>&1; then "
+    'SECRET_ARN="$(aws secretsmanager describe-secret --secret-id "$DOCKERHUB_SECRET" '
+    '--query ARN --output text)"; '
+    'aws ecr create-pull-through-cache-rule --ecr-repository-prefix "$PTC_PREFIX" '
+    f'--upstream-registry-url {DOCKER_HUB} --credential-arn "$SECRET_ARN"; fi; '
+    'BASE="$REGISTRY/$PTC_PREFIX/$UPSTREAM_IMAGE"; fi',
+    'aws ecr get-login-password | docker login --username AWS --password-stdin "${BASE%%/*}"',
+    # The Dockerfile must still start FROM the image we resolved; refuse to build otherwise.
+    'grep -qx "FROM $UPSTREAM_IMAGE" Dockerfile || '
+    '{ echo "Dockerfile no longer starts FROM $UPSTREAM_IMAGE; update the image build" >&2; '
+    "exit 1; }",
+    'sed -i "s#^FROM $UPSTREAM_IMAGE\\$#FROM $BASE#" Dockerfile',
+    'docker build --tag "$REPO_URI:$IMAGE_TAG" .',
+    'docker push "$REPO_URI:$IMAGE_TAG"',
+]
 
 
 def parse_ecr_uri(uri: str) -> re.Match[str] | None:
@@ -45,12 +98,24 @@ class InferenceImage(Construct):
     """The container image for the model, with the pull permissions SageMaker needs.
 
     :param image_uri: an existing ECR image (``<account>.dkr.ecr.<region>.amazonaws.com/
-        <repo>:<tag>`` or ``@sha256:<digest>``). Default: ``None``, build ``directory``.
-    :param directory: the Docker build context when no URI is given.
-        Default: the repository's ``inference_container/`` (found from this file).
-    :param platform: image platform. Default: ``linux/amd64`` (SageMaker GPU instances
-        are x86_64).
-    :param build_args: Docker build arguments. Default: none.
+        <repo>:<tag>`` or ``@sha256:<digest>``). Default: ``None``, build ``directory`` in
+        CodeBuild.
+    :param directory: the build context when no URI is given. Default: the repository's
+        ``inference_container/`` (found from this file).
+    :param repository_name: the ECR repository the build pushes to. Default: derived by
+        CloudFormation.
+    :param base_image_uri: an ECR copy of ``vllm/vllm-openai:v0.32.0`` to build FROM.
+        Default: none; pulled through the ECR pull-through cache for Docker Hub.
+    :param dockerhub_secret_name: Secrets Manager secret with the Docker Hub credentials of
+        the pull-through cache rule. Default: ``ecr-pullthroughcache/docker-hub``.
+    :param pull_through_prefix: ECR repository prefix of that rule. Default: ``docker-hub``
+        (the prefix the ECR console uses for Docker Hub).
+    :param build_timeout: CodeBuild timeout of the image build. Default: 50 minutes (the
+        gate gives up after 55).
+    :param encryption_key: KMS key for the build's logs and artifacts. Default: CodeBuild's
+        AWS managed key, and unencrypted-at-rest-by-KMS logs are refused: give one.
+    :param removal_policy: for the repository (its images are deleted with it) and the build
+        logs. Default: ``DESTROY`` (the image is rebuilt from source in minutes).
     """
 
     def __init__(
@@ -60,17 +125,24 @@ class InferenceImage(Construct):
         *,
         image_uri: str | None = None,
         directory: str | Path | None = None,
-        platform: ecr_assets.Platform | None = None,
-        build_args: dict[str, str] | None = None,
+        repository_name: str | None = None,
+        base_image_uri: str | None = None,
+        dockerhub_secret_name: str = DEFAULT_DOCKERHUB_SECRET,
+        pull_through_prefix: str = DEFAULT_PULL_THROUGH_PREFIX,
+        build_timeout: Duration = DEFAULT_BUILD_TIMEOUT,
+        encryption_key: kms.IKey | None = None,
+        removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
         problems = PropErrors("InferenceImage props")
-        self.asset: ecr_assets.DockerImageAsset | None = None
+        self.repository: ecr.IRepository | None = None
+        self.project: codebuild.Project | None = None
+        self.gate: ReadinessGate | None = None
         self._repository_arn: str | None = None
         if image_uri is not None:
             problems.check(
-                directory is None and build_args is None,
-                "give either image_uri or directory/build_args, not both",
+                directory is None and base_image_uri is None,
+                "give either image_uri or directory/base_image_uri, not both",
             )
             match = parse_ecr_uri(image_uri)
             problems.check(
@@ -81,35 +153,268 @@ class InferenceImage(Construct):
             )
             problems.raise_if_any()
             assert match is not None  # for mypy; checked above
-            self._repository_arn = Arn.format(
-                ArnComponents(
-                    service="ecr",
-                    region=match["region"],
-                    account=match["account"],
-                    resource="repository",
-                    resource_name=match["repository"],
-                    arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-                ),
-                Stack.of(self),
-            )
+            self._repository_arn = _repository_arn(self, match)
             self.image_uri: str = image_uri
             return
 
         context = Path(directory) if directory is not None else DEFAULT_CONTAINER_DIR
+        dockerfile = context / "Dockerfile"
+        problems.check(dockerfile.is_file(), f"no Dockerfile in {context}; pass image_uri=")
+        if dockerfile.is_file():
+            problems.check(
+                f"FROM {BASE_IMAGE}" in dockerfile.read_text().splitlines(),
+                f"{dockerfile} must start FROM {BASE_IMAGE}: the build replaces that line "
+                "with the ECR copy of the base image",
+            )
+        base_match = parse_ecr_uri(base_image_uri) if base_image_uri else None
         problems.check(
-            (context / "Dockerfile").is_file(),
-            f"no Dockerfile in {context}; pass directory= or image_uri=",
+            base_image_uri is None or base_match is not None,
+            f"base_image_uri {base_image_uri!r} is not an Amazon ECR image URI",
+        )
+        problems.check(
+            dockerhub_secret_name.startswith("ecr-pullthroughcache/"),
+            f"dockerhub_secret_name {dockerhub_secret_name!r} must begin with "
+            "'ecr-pullthroughcache/' (ECR pull-through cache requirement)",
         )
         problems.raise_if_any()
-        self.asset = ecr_assets.DockerImageAsset(
-            self,
-            "Asset",
-            directory=str(context),
-            platform=platform or ecr_assets.Platform.LINUX_AMD64,
-            build_args=build_args,
-            exclude=_ASSET_EXCLUDES,
+        self._build(
+            context,
+            repository_name=repository_name,
+            base_image_uri=base_image_uri,
+            base_match=base_match,
+            dockerhub_secret_name=dockerhub_secret_name,
+            pull_through_prefix=pull_through_prefix,
+            build_timeout=build_timeout,
+            encryption_key=encryption_key,
+            removal_policy=removal_policy,
         )
-        self.image_uri = self.asset.image_uri
+
+    def _build(
+        self,
+        context: Path,
+        *,
+        repository_name: str | None,
+        base_image_uri: str | None,
+        base_match: re.Match[str] | None,
+        dockerhub_secret_name: str,
+        pull_through_prefix: str,
+        build_timeout: Duration,
+        encryption_key: kms.IKey | None,
+        removal_policy: RemovalPolicy,
+    ) -> None:
+        stack = Stack.of(self)
+        self.source = s3_assets.Asset(self, "Source", path=str(context), exclude=_ASSET_EXCLUDES)
+        repository = ecr.Repository(
+            self,
+            "Repository",
+            repository_name=repository_name,
+            image_scan_on_push=True,
+            image_tag_mutability=ecr.TagMutability.IMMUTABLE,
+            removal_policy=removal_policy,
+            empty_on_delete=removal_policy == RemovalPolicy.DESTROY,
+        )
+        self.repository = repository
+        # Same inputs, same tag: a re-deploy finds it and builds nothing.
+        inputs = f"{self.source.asset_hash}|{base_image_uri or pull_through_prefix}|{BASE_IMAGE}"
+        self.tag = "src-" + hashlib.sha256(inputs.encode()).hexdigest()[:24]
+        self.log_group = logs.LogGroup(
+            self,
+            "BuildLogs",
+            encryption_key=encryption_key,
+            retention=logs.RetentionDays.ONE_YEAR,
+            removal_policy=removal_policy,
+        )
+        plain = codebuild.BuildEnvironmentVariableType.PLAINTEXT
+        variables = {
+            "REPO_URI": repository.repository_uri,
+            "IMAGE_TAG": self.tag,
+            "UPSTREAM_IMAGE": BASE_IMAGE,
+            "BASE_IMAGE_URI": base_image_uri or "",
+            "PTC_PREFIX": pull_through_prefix,
+            "DOCKERHUB_SECRET": dockerhub_secret_name,
+        }
+        self.project = codebuild.Project(
+            self,
+            "Build",
+            description=f"Build the gpt-oss serving image on {BASE_IMAGE} and push it to ECR",
+            source=codebuild.Source.s3(bucket=self.source.bucket, path=self.source.s3_object_key),
+            build_spec=codebuild.BuildSpec.from_object(
+                {
+                    "version": "0.2",
+                    "env": {"shell": "bash"},
+                    "phases": {"build": {"commands": _BUILD_COMMANDS}},
+                }
+            ),
+            environment=codebuild.BuildEnvironment(
+                build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
+                compute_type=codebuild.ComputeType.LARGE,
+                # Docker-in-Docker needs a privileged build container (CodeBuild user guide,
+                # "Docker in custom image" / sample-docker).
+                privileged=True,
+            ),
+            environment_variables={
+                name: codebuild.BuildEnvironmentVariable(value=value, type=plain)
+                for name, value in variables.items()
+            },
+            encryption_key=encryption_key,
+            timeout=build_timeout,
+            logging=codebuild.LoggingOptions(
+                cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
+            ),
+        )
+        project = self.project
+        repository.grant_pull_push(project)
+        role = project.role
+        assert role is not None
+        if base_match is not None:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchGetImage",
+                    ],
+                    resources=[_repository_arn(self, base_match)],
+                )
+            )
+        else:
+            cache_repos = stack.format_arn(
+                service="ecr",
+                resource="repository",
+                resource_name=f"{pull_through_prefix}/*",
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+            # ECR user guide, pull-through-cache-iam: CreatePullThroughCacheRule (identity
+            # policy), BatchImportUpstreamImage and CreateRepository for the cached images.
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "ecr:BatchImportUpstreamImage",
+                        "ecr:CreateRepository",
+                        "ecr:BatchCheckLayerAvailability",
+                        "ecr:GetDownloadUrlForLayer",
+                        "ecr:BatchGetImage",
+                    ],
+                    resources=[cache_repos],
+                )
+            )
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=[
+                        "ecr:DescribePullThroughCacheRules",
+                        "ecr:CreatePullThroughCacheRule",
+                    ],
+                    resources=[
+                        stack.format_arn(
+                            service="ecr", resource="registry", resource_name=None
+                        ).replace(":registry", ":registry/*")
+                    ],
+                )
+            )
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["secretsmanager:DescribeSecret"],
+                    resources=[
+                        stack.format_arn(
+                            service="secretsmanager",
+                            resource="secret",
+                            resource_name=f"{dockerhub_secret_name}-??????",
+                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                        )
+                    ],
+                )
+            )
+        self.gate = ReadinessGate(
+            self,
+            "Ready",
+            resource_type="Custom::GptOssImageReady",
+            properties={
+                "Kind": "image",
+                "ProjectName": project.project_name,
+                "RepositoryName": repository.repository_name,
+                "RepositoryUri": repository.repository_uri,
+                "Tag": self.tag,
+            },
+            project=project,
+            total_timeout=DEFAULT_GATE_TIME,
+            encryption_key=encryption_key,
+        )
+        self.gate.role.add_to_principal_policy(
+            iam.PolicyStatement(
+                actions=["ecr:DescribeImages"], resources=[repository.repository_arn]
+            )
+        )
+        # The digest the gate reports, not the tag: the model runs exactly what was built.
+        self.image_uri = self.gate.attribute("ImageUri")
+        self._acknowledge(project, pull_through_prefix if base_match is None else None)
+
+    def _acknowledge(self, project: codebuild.Project, cache_prefix: str | None) -> None:
+        stack = Stack.of(self)
+        project_id = stack.resolve(stack.get_logical_id(project.node.default_child))  # type: ignore[arg-type]
+        region, account = _arn_part(stack.region), _arn_part(stack.account)
+        findings = [
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "ecr:GetAuthorizationToken has no resource-level permissions (ECR service "
+                "authorization reference); docker login needs it.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:{account}:"
+                f"log-group:/aws/codebuild/<{project_id}>:*]",
+                "CDK grants every project its default log group's streams; the build logs to "
+                "the encrypted group above, streams are named per build.",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:{region}:"
+                f"{account}:report-group/<{project_id}>-*]",
+                "CDK grants every project its own test-report groups (named after the "
+                "project); the build publishes none.",
+            ),
+            *(
+                (
+                    f"AwsSolutions-IAM5[Action::{action}]",
+                    "CDK's read grant on the build's source asset in the CDK assets bucket "
+                    "and its key grant for build artifacts: limited to that bucket and key.",
+                )
+                for action in (
+                    "s3:GetBucket*",
+                    "s3:GetObject*",
+                    "s3:List*",
+                    "kms:GenerateDataKey*",
+                    "kms:ReEncrypt*",
+                )
+            ),
+            (
+                "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
+                "The source is this app's S3 asset (inference_container/), not a GitHub or "
+                "Bitbucket repository; there are no credentials to protect with OAuth.",
+            ),
+            *(
+                (
+                    f"{pack}-IAMNoInlinePolicy",
+                    "CDK's default policy of the build role: it names this build's source "
+                    "asset, repository and log group, and is deleted with the role.",
+                )
+                for pack in ("NIST.800.53.R5", "HIPAA.Security")
+            ),
+        ]
+        if cache_prefix is not None:
+            findings += [
+                (
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:{region}:{account}:"
+                    f"repository/{cache_prefix}/*]",
+                    "The pull-through cache creates one repository per upstream image under "
+                    "its prefix on first pull (ECR user guide, pull-through-cache-iam); the "
+                    "grant is limited to that prefix.",
+                ),
+                (
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ecr:{region}:{account}:"
+                    "registry/*]",
+                    "Pull-through cache rules belong to the registry, which has no narrower "
+                    "resource ARN; only Describe/CreatePullThroughCacheRule are granted.",
+                ),
+            ]
+        acknowledge(project, findings)
 
     def grant_pull(self, grantee: iam.IGrantable) -> iam.Grant:
         """Pull this image: the three repository actions plus ecr:GetAuthorizationToken.
@@ -118,8 +423,8 @@ class InferenceImage(Construct):
         reference), so it is granted on '*'; a cross-account repository also needs a
         repository policy that lets this account pull.
         """
-        if self.asset is not None:
-            return self.asset.repository.grant_pull(grantee)
+        if self.repository is not None:
+            return self.repository.grant_pull(grantee)
         assert self._repository_arn is not None
         grant = iam.Grant.add_to_principal(
             grantee=grantee,
@@ -132,3 +437,17 @@ class InferenceImage(Construct):
         )
         ecr.AuthorizationToken.grant_read(grantee)
         return grant
+
+
+def _repository_arn(scope: Construct, match: re.Match[str]) -> str:
+    return Arn.format(
+        ArnComponents(
+            service="ecr",
+            region=match["region"],
+            account=match["account"],
+            resource="repository",
+            resource_name=match["repository"],
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        ),
+        Stack.of(scope),
+    )

@@ -1,9 +1,10 @@
 """A CodeBuild project that copies the gpt-oss weights from Hugging Face into the bucket.
 
-This job is the only part of the deployment that needs the internet. It runs in
-CodeBuild, outside the endpoint: the endpoint's model has network isolation and reads
-the weights from S3 only. Run it once before the endpoint is created (and again to move
-to another revision):
+This job and the image build are the only parts of the deployment that need the
+internet. It runs in CodeBuild, outside the endpoint: the endpoint's model has network
+isolation and reads the weights from S3 only. ``cdk deploy`` runs it through the
+``Custom::GptOssWeightsReady`` gate (GptOssWeightsStack) before the model exists, and skips
+it when the manifest says the prefix already holds this revision; by hand:
 
     aws codebuild start-build --project-name <project>   # see `start_build_command`
 
@@ -45,7 +46,10 @@ HUGGINGFACE_HUB_VERSION = "2.4.0"
 DEFAULT_EXCLUDES = ("original/*", "metal/*")
 # CodeBuild's timeout range is 5-2160 minutes (CreateProject API, timeoutInMinutes).
 _MIN_TIMEOUT_MIN, _MAX_TIMEOUT_MIN = 5, 2160
-DEFAULT_TIMEOUT = Duration.hours(2)
+# Below the readiness gate's 55 minutes (a custom resource waits at most one hour), so a
+# copy that is too slow ends as a CodeBuild TIMED_OUT with its logs link. 61 GiB at the
+# ~100 MB/s a LARGE build sustains end to end (download, two hashes, upload) is ~11 minutes.
+DEFAULT_TIMEOUT = Duration.minutes(50)
 # Prints the commit sha the manifest step resolved the revision to.
 _READ_SHA = "'import json,sys; print(json.load(open(sys.argv[1]))[\"sha\"])'"
 
@@ -63,8 +67,8 @@ class WeightsMirror(Construct):
     :param compute_type: CodeBuild compute. Default: ``BUILD_GENERAL1_LARGE`` (8 vCPU,
         128 GB disk per the CodeBuild build-env-ref-compute-types table: room for the
         ~65 GB of 120b shards; the 20b fits MEDIUM).
-    :param timeout: build timeout. Default: 2 hours (download, hash and upload of 65 GB
-        at a few hundred MB/s take well under one).
+    :param timeout: build timeout. Default: 50 minutes, under the readiness gate's 55
+        (download, hash and upload of 65 GB at a few hundred MB/s take well under that).
     :param log_retention: build log retention. Default: one year.
     :param hf_token_secret: Secrets Manager secret holding a Hugging Face token, exposed as
         ``HF_TOKEN``. Default: none (openai/gpt-oss-* are public, Apache-2.0).
@@ -111,6 +115,7 @@ class WeightsMirror(Construct):
 
         self.artifacts = artifacts
         self.repo_id = repo_id
+        self.revision = revision
         key = artifacts.encryption_key
         self.log_group = logs.LogGroup(
             self,
