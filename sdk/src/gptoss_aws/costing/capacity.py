@@ -1,26 +1,39 @@
 """How many instances an endpoint ran, over time: the quantity SageMaker bills.
 
 A timeline is a list of segments (start, end, instance count, instance type). It comes from
-the user (who knows what they ran), or from the endpoint itself:
+the user (who knows what they ran), or from the endpoint itself, measured from the sources
+that report capacity (``timelines_from_endpoint``):
 
-- DescribeEndpoint gives each variant's CurrentInstanceCount, CreationTime and
-  LastModifiedTime; DescribeEndpointConfig gives the variant's instance type.
-- SageMaker publishes no instance-count metric for real-time endpoints in CloudWatch (the
-  /aws/sagemaker/Endpoints namespace holds CPU/GPU/memory/disk utilisation; the
-  InstanceCount-style series exist only in SageMaker AI Insights' OpenTelemetry metrics,
-  not in GetMetricData). But AWS/SageMaker ``InvocationsPerInstance`` is each request
-  counted as 1/numberOfInstances (SageMaker API reference, ScalingPolicyMetric), so in any
-  period with traffic, Sum(Invocations) / Sum(InvocationsPerInstance) is the instance count.
+- DescribeEndpointConfig: each variant's InitialInstanceCount (the count from the
+  endpoint's CreationTime) and instance type;
+- Application Auto Scaling DescribeScalingActivities for the variant (resource
+  ``endpoint/<name>/variant/<variant>``, dimension ``sagemaker:variant:DesiredInstanceCount``):
+  each successful activity's "Setting desired instance count to N" takes effect at its
+  EndTime (when the new count was reached);
+- DescribeEndpoint: CurrentInstanceCount and DesiredInstanceCount now (a count that differs
+  from the last activity's is trusted for the present, and said so), CreationTime (nothing is
+  billed before), and the deletion time when the caller knows it (``deleted_at``: a deleted
+  endpoint can no longer be described, so it comes from CloudTrail or the caller);
+- inference components (ListInferenceComponents / DescribeInferenceComponent): current and
+  desired copy counts, reported in the notes (instances are what is billed; managed instance
+  scaling shows in the variant's counts).
 
-Limitations, recorded in the timeline's ``notes``: periods with no traffic carry the last
-observed count forward (the first observed count back to the window's start); with no
-traffic at all the current count is assumed for the whole window; the instance type is the
-current endpoint config's, so a config changed inside the window (LastModifiedTime) is
-priced at today's type; time before CreationTime and in the future is not billed.
+So a window with no traffic at all is measured like any other: its whole cost is idle.
+Application Auto Scaling keeps six weeks of activity history; older windows, and callers
+without ``application-autoscaling:DescribeScalingActivities``, fall back to the CloudWatch
+derivation below, and the timeline says so (``source`` and ``notes``).
+
+Fallback (labelled "estimated"): SageMaker publishes no instance-count metric for real-time
+endpoints in CloudWatch, but AWS/SageMaker ``InvocationsPerInstance`` counts each request as
+1/numberOfInstances (SageMaker API reference, ScalingPolicyMetric), so in a period with
+traffic, Sum(Invocations) / Sum(InvocationsPerInstance) is the instance count. Periods with
+no traffic carry the last observed count forward; with no traffic at all the current count
+is assumed for the whole window; the instance type is the current endpoint config's.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -202,6 +215,86 @@ def _segments_from_observations(
     return segments
 
 
+MEASURED_SOURCE = (
+    "measured: DescribeEndpoint(Config) + Application Auto Scaling DescribeScalingActivities"
+)
+ESTIMATED_SOURCE = (
+    "estimated (fallback): DescribeEndpoint + CloudWatch AWS/SageMaker Invocations / "
+    "InvocationsPerInstance"
+)
+# Application Auto Scaling activity descriptions: "Setting desired instance count to 2."
+# (and "... desired copy count to N" for inference components).
+_DESIRED = re.compile(r"desired (?:instance |copy )?count to (\d+)", re.IGNORECASE)
+VARIANT_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+
+
+def scaling_changes(
+    autoscaling_client: Any, endpoint: str, variant: str, until: datetime
+) -> list[tuple[datetime, int]]:
+    """(time it took effect, new instance count) of each successful scaling activity of the
+    variant, oldest first, up to ``until`` (now: the whole history is needed to check it
+    against the count DescribeEndpoint reports)."""
+    request: dict[str, Any] = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": f"endpoint/{endpoint}/variant/{variant}",
+        "ScalableDimension": VARIANT_DIMENSION,
+    }
+    changes: list[tuple[datetime, int]] = []
+    while True:
+        page = autoscaling_client.describe_scaling_activities(**request)
+        for activity in page.get("ScalingActivities", []):
+            if activity.get("StatusCode") != "Successful":
+                continue  # failed, cancelled or still running: the count did not change
+            match = _DESIRED.search(activity.get("Description", ""))
+            if match is None:
+                continue
+            at = activity.get("EndTime") or activity["StartTime"]
+            if at <= until:
+                changes.append((at.astimezone(UTC), int(match.group(1))))
+        token = page.get("NextToken")
+        if not token:
+            break
+        request["NextToken"] = token
+    return sorted(changes)
+
+
+def _measured_segments(
+    points: Sequence[tuple[datetime, int]], start: datetime, end: datetime, instance_type: str
+) -> list[Segment]:
+    """The step function through (time, count) points, clipped to [start, end)."""
+    segments: list[Segment] = []
+    for (t0, count), (t1, _) in zip(points, [*points[1:], (end, 0)], strict=True):
+        lo, hi = max(t0, start), min(t1, end)
+        if hi <= lo or count == 0:  # scaled to zero: nothing billed
+            continue
+        if segments and segments[-1].count == count and segments[-1].end == lo:
+            lo = segments.pop().start
+        segments.append(Segment(lo, hi, count, instance_type))
+    return segments
+
+
+def _component_notes(sagemaker_client: Any, endpoint: str) -> list[str]:
+    notes: list[str] = []
+    try:
+        listed = sagemaker_client.list_inference_components(EndpointNameEquals=endpoint)
+    except Exception:
+        return notes
+    for item in listed.get("InferenceComponents", []):
+        name = item.get("InferenceComponentName")
+        try:
+            described = sagemaker_client.describe_inference_component(InferenceComponentName=name)
+        except Exception as exc:
+            notes.append(f"inference component {name}: not described ({exc})")
+            continue
+        runtime = described.get("RuntimeConfig", {})
+        notes.append(
+            f"inference component {name}: {runtime.get('CurrentCopyCount', '?')} copies "
+            f"(desired {runtime.get('DesiredCopyCount', '?')}); instances, not copies, are "
+            "billed"
+        )
+    return notes
+
+
 def timelines_from_endpoint(
     endpoint: str,
     window_start: datetime,
@@ -209,10 +302,14 @@ def timelines_from_endpoint(
     *,
     sagemaker_client: Any,
     cloudwatch_client: Any | None = None,
+    autoscaling_client: Any | None = None,
     variant: str | None = None,
     now: datetime | None = None,
+    deleted_at: datetime | None = None,
 ) -> list[InstanceTimeline]:
-    """One timeline per production variant (or only ``variant``) of a live endpoint."""
+    """One timeline per production variant (or only ``variant``) of an endpoint: measured
+    from its scaling history when ``autoscaling_client`` is given and answers, else estimated
+    from CloudWatch traffic (the labelled fallback; see the module doc)."""
     _aware(window_start, "window_start")
     _aware(window_end, "window_end")
     now = now or datetime.now(UTC)
@@ -223,10 +320,16 @@ def timelines_from_endpoint(
     instance_types = {
         v["VariantName"]: v.get("InstanceType") for v in config.get("ProductionVariants", [])
     }
+    initial_counts = {
+        v["VariantName"]: v.get("InitialInstanceCount")
+        for v in config.get("ProductionVariants", [])
+    }
     region: str = sagemaker_client.meta.region_name
     created: datetime = described["CreationTime"]
     modified: datetime = described.get("LastModifiedTime", created)
-    start, end = max(window_start, created), min(window_end, now)
+    stop = min(window_end, now) if deleted_at is None else min(window_end, now, deleted_at)
+    start, end = max(window_start, created), stop
+    component_notes = _component_notes(sagemaker_client, endpoint)
     timelines = []
     variants = described.get("ProductionVariants", [])
     if variant is not None:
@@ -241,12 +344,39 @@ def timelines_from_endpoint(
                 f"variant {name} of {endpoint} has no instance type (serverless?): it is not "
                 "billed by instance-hour, so it cannot be allocated here"
             )
+        measured = None
+        if autoscaling_client is not None:
+            measured = _measured(
+                autoscaling_client, endpoint, name, current, initial_counts.get(name),
+                created, start, end, instance_type, now,
+            )  # fmt: skip
+        if measured is not None:
+            segments, notes = measured
+            if start <= modified < end:
+                notes.append(
+                    f"The endpoint was modified at {modified.isoformat()}, inside the window; "
+                    f"all of it is priced as {instance_type} (today's config)."
+                )
+            if deleted_at is not None and deleted_at < window_end:
+                notes.append(f"The endpoint was deleted at {deleted_at.isoformat()}.")
+            timelines.append(
+                InstanceTimeline(
+                    endpoint=endpoint,
+                    region=region,
+                    segments=tuple(segments),
+                    variant=name,
+                    source=MEASURED_SOURCE,
+                    notes=tuple(notes + component_notes),
+                )
+            )
+            continue
         notes = [
-            "Instance counts come from CloudWatch AWS/SageMaker Invocations / "
-            "InvocationsPerInstance in periods with traffic; idle periods carry the last "
-            "observed count forward."
+            "Fallback, estimated: instance counts come from CloudWatch AWS/SageMaker "
+            "Invocations / InvocationsPerInstance in periods with traffic; idle periods carry "
+            "the last observed count forward (give an Application Auto Scaling client to "
+            "measure them)."
         ]
-        segments: list[Segment] = []
+        segments = []
         if end > start:
             observed: list[tuple[datetime, int]] = []
             if cloudwatch_client is not None:
@@ -276,8 +406,50 @@ def timelines_from_endpoint(
                 region=region,
                 segments=tuple(segments),
                 variant=name,
-                source="DescribeEndpoint + CloudWatch (AWS/SageMaker)",
-                notes=tuple(notes),
+                source=ESTIMATED_SOURCE,
+                notes=tuple(notes + component_notes),
             )
         )
     return timelines
+
+
+def _measured(
+    autoscaling_client: Any,
+    endpoint: str,
+    variant: str,
+    current: dict[str, Any],
+    initial: int | None,
+    created: datetime,
+    start: datetime,
+    end: datetime,
+    instance_type: str,
+    now: datetime,
+) -> tuple[list[Segment], list[str]] | None:
+    """Segments from the scaling history, or None when it cannot be read (fallback)."""
+    try:
+        changes = scaling_changes(autoscaling_client, endpoint, variant, now)
+    except Exception:
+        return None
+    now_count = int(current.get("CurrentInstanceCount", 0))
+    notes = [
+        "Instance counts measured: the endpoint config's InitialInstanceCount from creation, "
+        "then each successful Application Auto Scaling activity from its end time."
+    ]
+    first = initial if initial is not None else (changes[0][1] if changes else now_count)
+    points: list[tuple[datetime, int]] = [(created.astimezone(UTC), int(first))]
+    points += [(at, count) for at, count in changes if at > points[0][0]]
+    if points[-1][1] != now_count:
+        # A change with no activity (a manual UpdateEndpointWeightsAndCapacities, or older
+        # than the six weeks of history): DescribeEndpoint is the truth for the present.
+        notes.append(
+            f"DescribeEndpoint reports {now_count} instance(s) now, but the scaling history "
+            f"ends at {points[-1][1]}: the current count is assumed from "
+            f"{points[-1][0].isoformat()} on."
+        )
+        points[-1] = (points[-1][0], now_count)
+    desired = current.get("DesiredInstanceCount")
+    if desired is not None and int(desired) != now_count:
+        notes.append(f"Scaling in progress: {now_count} instance(s), desired {desired}.")
+    if end <= start:
+        return [], notes
+    return _measured_segments(points, start, end, instance_type), notes

@@ -90,11 +90,14 @@ def aws_allocator(
     *,
     idle_basis: IdleBasis = "unattributed",
     session: Any | None = None,
+    endpoints: Sequence[tuple[str, str]] = (),
 ) -> Allocator:
-    """An allocator that reads each endpoint's instance timeline from AWS (DescribeEndpoint
-    and CloudWatch, via ``costing.capacity.timelines_from_endpoint``) in the calls' regions.
-    An endpoint that cannot be described (deleted, no permission) is logged and its calls
-    stay pending allocation."""
+    """An allocator that reads each endpoint's instance timeline from AWS in the calls'
+    regions (``costing.capacity.timelines_from_endpoint``: measured from DescribeEndpoint and
+    Application Auto Scaling activities, or estimated from CloudWatch as a labelled
+    fallback). ``endpoints`` ((name, region) pairs) are read even when the window holds none
+    of their calls, so their idle time is in the report. An endpoint that cannot be
+    described (deleted, no permission) is logged and its calls stay pending allocation."""
     from gptoss_aws.costing.allocation import allocate
     from gptoss_aws.costing.capacity import timelines_from_endpoint
 
@@ -112,8 +115,8 @@ def aws_allocator(
 
         factory = session or boto3.session.Session()
         timelines: list[InstanceTimeline] = []
-        endpoints = sorted({(c.endpoint, c.region) for c in calls if c.endpoint}, key=str)
-        for endpoint, region in endpoints:
+        named = {(c.endpoint, c.region) for c in calls if c.endpoint} | set(endpoints)
+        for endpoint, region in sorted(named, key=str):
             assert endpoint is not None  # filtered above
             try:
                 timelines += timelines_from_endpoint(
@@ -122,6 +125,9 @@ def aws_allocator(
                     end,
                     sagemaker_client=factory.client("sagemaker", region_name=region),
                     cloudwatch_client=factory.client("cloudwatch", region_name=region),
+                    autoscaling_client=factory.client(
+                        "application-autoscaling", region_name=region
+                    ),
                 )
             except (ClientError, BotoCoreError, ConfigurationError) as exc:
                 logger.warning("cannot read the instances of endpoint %s: %s", endpoint, exc)
@@ -440,7 +446,9 @@ def allocate_shares(
     allocator: Allocator | None,
 ) -> tuple[Allocation | None, dict[str, Decimal]]:
     sagemaker = [c for c in calls if c.cost_basis == "instance_hours" and c.status != "reserved"]
-    if allocator is None or not sagemaker:
+    # A window with no SageMaker call still costs what its endpoints ran: with a stated
+    # window the allocator runs anyway, and those endpoints' whole cost is the idle line.
+    if allocator is None or (not sagemaker and since is None):
         return None, {}
     start = since or min(c.started_at for c in sagemaker)
     end = until or datetime.now(UTC)
