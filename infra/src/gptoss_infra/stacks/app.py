@@ -49,7 +49,7 @@ def build_app(
         # model is created only after their gate verified them (read through exports).
         weights = GptOssWeightsStack(app, names.weights_stack, config=config)
         sagemaker = GptOssSageMakerStack(app, names.sagemaker_stack, config=config)
-        sagemaker.add_dependency(weights, "the model reads the verified weights' exports")
+        sagemaker.add_stack_dependency(weights, "the model reads the verified weights' exports")
     if rule_packs:
         add_rule_packs(app)
     return app
