@@ -23,8 +23,6 @@ from collections.abc import Callable, Mapping
 
 # Set by every nvidia/cuda base image (and so by vllm/vllm-openai), e.g. "13.0.1".
 IMAGE_CUDA_ENV = "CUDA_VERSION"
-# Escape hatch for hosts that do run forward compatibility (data-center GPU, supported branch).
-SKIP_ENV = "GPTOSS_SKIP_CUDA_DRIVER_CHECK"
 FIX_AMI = "al2023-ami-sagemaker-inference-gpu-4-1"
 
 # Minimum Linux x86_64 driver per CUDA version: NVIDIA CUDA Toolkit release notes, table
@@ -87,12 +85,10 @@ def driver_problems(
 ) -> list[str]:
     """One problem when the driver is older than the image's CUDA runtime, else none.
 
-    Nothing is checked on the cpu profile, outside an nvidia/cuda image (no CUDA_VERSION),
-    without a driver (the GPU probe reports that), or with GPTOSS_SKIP_CUDA_DRIVER_CHECK=true.
+    Nothing is checked on the cpu profile, outside an nvidia/cuda image (no CUDA_VERSION) or
+    without a driver (the GPU probe reports that).
     """
     if environ.get("GPTOSS_GPU_PROFILE") == "cpu":
-        return []
-    if environ.get(SKIP_ENV, "").strip().lower() in {"1", "true", "yes"}:
         return []
     image = parse_version(environ.get(IMAGE_CUDA_ENV, "") or "x")
     if image is None or len(image) < 2:
@@ -104,8 +100,9 @@ def driver_problems(
     driver = parse_version(reported)
     if driver is None:
         return [
-            f"nvidia-smi reported driver version {reported!r}, which is not a version number; "
-            f"set {SKIP_ENV}=true to start without comparing it to CUDA {_version_text(runtime)}"
+            f"nvidia-smi reported driver version {reported!r}, which is not a version number, "
+            f"so it cannot be compared with this image's CUDA {_version_text(runtime)} "
+            "runtime. Fix: check the host's NVIDIA driver installation (nvidia-smi)"
         ]
     supported = cuda_supported_by_driver(driver)
     if supported is not None and supported >= runtime:
@@ -115,6 +112,5 @@ def driver_problems(
         f"the host's NVIDIA driver {reported} runs {runs}, older than this image's CUDA "
         f"{_version_text(runtime)} runtime, so vLLM cannot start. Fix: deploy on an AMI "
         f"whose driver runs CUDA {_version_text(runtime)} (SageMaker: InferenceAmiVersion "
-        f"{FIX_AMI}, driver 580), or set {SKIP_ENV}=true on a host with CUDA forward "
-        "compatibility"
+        f"{FIX_AMI}, driver 580)"
     ]
