@@ -158,7 +158,7 @@ def test_inference_components_take_one_gpu_per_copy(components: Synthesized) -> 
     assert one(template, "AWS::SageMaker::EndpointConfig")["ExecutionRoleArn"]
     component = one(template, "AWS::SageMaker::InferenceComponent")
     assert component["InferenceComponentName"] == "gptoss-dev-gpt-oss-120b-ic"
-    assert component["RuntimeConfig"] == {"CopyCount": 1}
+    assert component["RuntimeConfig"] == {"CopyCount": 2}  # min_copies: a batch of 1 is 50%
     requirements = component["Specification"]["ComputeResourceRequirements"]
     assert requirements["NumberOfAcceleratorDevicesRequired"] == 1
 
