@@ -57,9 +57,9 @@ class FuzzReport:
     def requests(self) -> int:
         return sum(self.statuses.values()) + len(self.no_answer)
 
-    def summary(self) -> str:
+    def summary(self, what: str = "schemathesis") -> str:
         return (
-            f"schemathesis: {self.requests} requests, {len(self.server_errors)} 5xx, "
+            f"{what}: {self.requests} requests, {len(self.server_errors)} 5xx, "
             f"{len(self.no_answer)} unanswered; statuses {dict(sorted(self.statuses.items()))}"
         )
 
@@ -143,6 +143,126 @@ def _body(message: dict[str, Any]) -> str:
     return text[:300]
 
 
+# A body each route accepts, to which the hostile corpus adds one wrong thing.
+BASE_BODIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "ChatCompletionRequest": (
+        "/v1/chat/completions",
+        {"messages": [{"role": "user", "content": "Hello there"}], "max_tokens": 8},
+    ),
+    "CompletionRequest": ("/v1/completions", {"prompt": "Hello there", "max_tokens": 8}),
+    "ResponsesRequest": ("/v1/responses", {"input": "Hello there", "max_output_tokens": 8}),
+    "TokenizeCompletionRequest": ("/tokenize", {"prompt": "Hello there"}),
+    "TokenizeChatRequest": ("/tokenize", {"messages": [{"role": "user", "content": "hi"}]}),
+}
+_WRONG_FOR_OBJECT: tuple[Any, ...] = (True, 1, "x", [], [1])
+_BAD_MESSAGES: tuple[Any, ...] = (
+    [{"author": {"role": "user"}}],
+    [{"author": {"role": "user"}, "content": [{"type": "text", "text": "hi"}]}],
+    ["hi"],
+    [None],
+    [{"content": "hi"}],
+    [{"role": None, "content": "hi"}],
+    [{"role": "narrator", "content": ["hi"]}],
+    [{"role": "narrator", "content": {"text": "hi"}}],
+    [{"role": "narrator", "content": 5}],
+    [{"role": "user", "content": [{"type": "text", "text": 5}]}],
+    [{"role": "assistant", "tool_calls": [{"function": {"name": 1, "arguments": {}}}]}],
+    [{"role": "assistant", "reasoning": ["x"], "content": "hi"}],
+)
+_BAD_ITEMS: tuple[Any, ...] = (
+    {"type": "function_call_output", "output": "x"},
+    {"type": "function_call_output", "call_id": "c"},
+    {"type": "function_call", "call_id": "c", "arguments": "{}"},
+    {"type": "function_call", "name": "f", "call_id": "c"},
+    {"type": "message", "content": "hi"},
+    {"role": "user"},
+    {"role": "user", "content": ["hi"]},
+    {"type": "reasoning", "content": [{"type": "reasoning_text"}]},
+    {"type": "reasoning", "content": ["x"]},
+    {"type": 5},
+    "hi",
+)
+
+
+def hostile_bodies(openapi: dict[str, Any]) -> list[tuple[str, str, bytes]]:
+    """Hand-written malformed bodies, by class, from vLLM's own request schemas:
+    (label, route, body). Every one must get a 4xx."""
+    schemas = openapi["components"]["schemas"]
+    out: list[tuple[str, str, bytes]] = []
+
+    def add(label: str, path: str, body: Any) -> None:
+        out.append((label, path, body if isinstance(body, bytes) else json.dumps(body).encode()))
+
+    for name, (path, base) in BASE_BODIES.items():
+        for field_name, prop in schemas[name]["properties"].items():
+            kinds = {o.get("type") for o in (prop.get("anyOf") or [prop])} - {"null"}
+            refs = [o for o in (prop.get("anyOf") or [prop]) if "$ref" in o]
+            if kinds == {"integer"}:
+                for value in (2**63, -(2**63) - 1, 2**64, 10**30):
+                    add(f"{name}.{field_name}={value}", path, {**base, field_name: value})
+            if refs and kinds <= {None, "object"}:
+                for wrong in _WRONG_FOR_OBJECT:
+                    add(f"{name}.{field_name}={wrong!r}", path, {**base, field_name: wrong})
+    for path in ("/invocations", "/v1/chat/completions", "/v1/responses", "/tokenize"):
+        for depth in (200, 1000, 5000):
+            for field_name in ("messages", "input", "prompt", "tools"):
+                body = f'{{"{field_name}":'.encode() + b"[" * depth + b"]" * depth + b"}"
+                add(f"{field_name} nested {depth}", path, body)
+    for path in ("/invocations", "/v1/chat/completions", "/tokenize"):
+        for messages in _BAD_MESSAGES:
+            add(f"messages={messages!r}", path, {"messages": messages, "max_tokens": 8})
+        add(
+            "no messages, no generation prompt",
+            path,
+            {"messages": [], "add_generation_prompt": False},
+        )
+        add("no messages, continue", path, {"messages": [], "continue_final_message": True})
+    for item in _BAD_ITEMS:
+        add(f"input=[{item!r}]", "/v1/responses", {"input": [item]})
+        add(
+            f"previous_input_messages=[{item!r}]",
+            "/v1/responses",
+            {"input": "hi", "previous_input_messages": [item]},
+        )
+    for constant in (b"NaN", b"Infinity", b"-Infinity"):
+        add(
+            f"temperature={constant.decode()}",
+            "/v1/chat/completions",
+            b'{"messages":[{"role":"user","content":"hi"}],"temperature":' + constant + b"}",
+        )
+    return out
+
+
+def send_hostile(base_url: str) -> FuzzReport:
+    """Every hostile body, each to its route and to /invocations (routed by the custom
+    attribute header, as SageMaker forwards it)."""
+    openapi = httpx.get(base_url + "/openapi.json", timeout=30).json()
+    report = FuzzReport(exit_code=0)
+    # No keep-alive: after a 500 the server may drop the connection, and the next body
+    # must not be blamed for it.
+    limits = httpx.Limits(max_keepalive_connections=0)
+    with httpx.Client(base_url=base_url, timeout=120, limits=limits) as client:
+        for label, path, body in hostile_bodies(openapi):
+            targets = [(path, {})]
+            if path != "/invocations":
+                targets.append(
+                    ("/invocations", {"X-Amzn-SageMaker-Custom-Attributes": f"route={path}"})
+                )
+            for target, extra in targets:
+                headers = {"Content-Type": "application/json", **extra}
+                try:
+                    r = client.post(target, content=body, headers=headers)
+                except httpx.HTTPError as exc:
+                    report.no_answer.append(f"{target} {label}: {exc!r}")
+                    continue
+                report.statuses[r.status_code] += 1
+                if r.status_code >= 500:
+                    report.server_errors.append(
+                        f"{r.status_code} {target} {label} -> {r.text[:200]}"
+                    )
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("url")
@@ -150,9 +270,15 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=9)
     parser.add_argument("--phases", default="fuzzing")
     parser.add_argument("--work", type=Path, default=Path("schemathesis-run"))
+    parser.add_argument("--hostile", action="store_true", help="the hand-written corpus only")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    report = run(args.url, args.work, examples=args.examples, seed=args.seed, phases=args.phases)
+    if args.hostile:
+        report = send_hostile(args.url)
+    else:
+        report = run(
+            args.url, args.work, examples=args.examples, seed=args.seed, phases=args.phases
+        )
     print(report.summary())
     for line in report.server_errors[:50] + report.no_answer[:50]:
         print("  ", line)

@@ -36,6 +36,17 @@ def test_schemathesis_finds_no_5xx_and_no_hang(chat: Server, tmp_path: Path) -> 
     assert after.json()["choices"][0]["message"]["content"] == CHAT_CONTENT
 
 
+def test_hand_written_hostile_bodies_get_no_5xx(chat: Server) -> None:
+    """Malformed bodies by class (every integer field past 64 bits, every object field given
+    a non-object, deep nesting, broken messages and Responses items), to each route and
+    through /invocations: the middleware before issue 9 answered 96 of 572 with a 500."""
+    report = fuzz.send_hostile(chat.url)
+    SUMMARIES.append(report.summary("hostile corpus"))
+    assert report.requests > 500
+    assert report.server_errors == [], "\n".join(report.server_errors[:20])
+    assert report.no_answer == [], "\n".join(report.no_answer[:20])
+
+
 # A body each route accepts, to which the tests add one wrong field.
 _BASE: dict[str, tuple[str, dict[str, Any]]] = {
     "ChatCompletionRequest": ("/v1/chat/completions", {"messages": MESSAGES}),
