@@ -195,10 +195,7 @@ def check_chat_messages(request: dict[str, Any]) -> None:
     messages = request.get("messages")
     if not isinstance(messages, list):
         return  # absent or the wrong type: vLLM's own validation names it
-    if not messages and (
-        request.get("add_generation_prompt") is False
-        or request.get("continue_final_message") is True
-    ):
+    if not messages and request.get("add_generation_prompt") is False:
         raise ShapeError(
             "messages is empty, so there is no message to continue; send at least one "
             "message, or leave add_generation_prompt true",
