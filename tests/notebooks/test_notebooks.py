@@ -146,6 +146,15 @@ def test_quickstart_notebook(
             "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_runtime.url,
         },
     )
+    # What `gptoss-aws prices refresh --region us-east-1` leaves behind (moto has no Price
+    # List API, and the bundled catalog holds no ml.g6e.xlarge price): a cached hosting price,
+    # so the report and the advisor can cost the endpoint. The figure is a test value.
+    cache = Path(env["GPTOSS_AWS_HOME"]) / "prices-cache.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(
+        '{"schema": 1, "sagemaker": {"ml.g6e.xlarge": {"us-east-1": {"usd_per_hour": "2.61", '
+        '"source": "test value standing in for the AWS Price List", "as_of": "2026-11-27"}}}}'
+    )
     notebook, seconds = run_notebook(NOTEBOOKS / "quickstart_sagemaker.ipynb", env, tmp_path)
     print(f"quickstart_sagemaker.ipynb ran in {seconds:.1f} s")
 

@@ -339,3 +339,43 @@ def test_the_advisor_compares_flex_standard_and_priority_with_an_endpoint() -> N
     assert dict(partial.tiers)["flex"] is None
     assert "Flex pending" in partial.summary()
     assert "`gptoss-aws prices refresh --region us-west-2`" in partial.summary()
+
+
+def test_a_calls_team_tag_sends_it_through_the_teams_inference_profile(
+    ledger: SQLiteLedger,
+) -> None:
+    profile = "arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/search01"
+    model_arn = "arn:aws:bedrock:us-west-2::foundation-model/openai.gpt-oss-120b-1:0"
+    control = boto3.client("bedrock", region_name="us-west-2")
+    runtime = boto3.client("bedrock-runtime", region_name="us-west-2")
+    with Stubber(control) as control_stub, Stubber(runtime) as stub:
+        # The stack's per-team profiles: ListInferenceProfiles, then each profile's tags.
+        summary = {
+            "inferenceProfileName": "search", "inferenceProfileArn": profile,
+            "inferenceProfileId": "search01", "status": "ACTIVE", "type": "APPLICATION",
+            "models": [{"modelArn": model_arn}],
+        }  # fmt: skip
+        control_stub.add_response(
+            "list_inference_profiles",
+            {"inferenceProfileSummaries": [summary]},
+            {"typeEquals": "APPLICATION"},
+        )
+        control_stub.add_response(
+            "list_tags_for_resource",
+            {"tags": [{"key": "gptoss:team", "value": "search"}]},
+            {"resourceARN": profile},
+        )
+        stub.add_response("converse", answer("default"), {"modelId": profile, "messages": ANY,
+                          "requestMetadata": ANY})  # fmt: skip
+        stub.add_response(
+            "converse", answer("default"),
+            {"modelId": "openai.gpt-oss-120b-1:0", "messages": ANY, "requestMetadata": ANY},
+        )  # fmt: skip
+        gpt = GptOss.bedrock(
+            "gpt-oss-120b", region="us-west-2", runtime_client=runtime, bedrock_client=control,
+            tracker=Tracker(ledger, prices=PriceBook(()).with_override(TIERED)),
+            team_profiles="discover",
+        )  # fmt: skip
+        gpt.chat.completions.create(messages=HI, tags={"team": "search"})
+        gpt.chat.completions.create(messages=HI, tags={"team": "ads"})  # no profile: the model
+    assert [r.tags["team"] for r in ledger.query()] == ["search", "ads"]

@@ -157,9 +157,15 @@ class _ClientBase:
         max_retries: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         retry_policy: RetryPolicy | None = None,
+        team_profiles: Mapping[str, str] | Literal["discover"] | None = None,
+        team_tag: str = "team",
     ) -> Self:
         """gpt-oss on Bedrock: ``gpt-oss-120b``, ``openai.gpt-oss-20b-1:0``, or an
-        application inference profile ARN (its model is looked up for pricing)."""
+        application inference profile ARN (its model is looked up for pricing).
+
+        ``team_profiles`` ({team: profile ARN}, or ``"discover"`` to list the profiles the
+        stack tagged ``gptoss:team``) sends a call whose ``team_tag`` tag names a team
+        through that team's application inference profile."""
         backend = BedrockBackend(
             model,
             region=region,
@@ -168,7 +174,14 @@ class _ClientBase:
             runtime_client=runtime_client,
             bedrock_client=bedrock_client,
             timeout=timeout,
+            team_tag=team_tag,
         )
+        if team_profiles == "discover":
+            from gptoss_aws.backends.bedrock import discover_team_profiles
+
+            backend.team_profiles = discover_team_profiles(backend.control, backend.model_id)
+        elif team_profiles is not None:
+            backend.team_profiles = dict(team_profiles)
         return cls(
             backend,
             tracker=tracker,

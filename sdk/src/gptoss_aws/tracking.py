@@ -309,10 +309,10 @@ class Tracker:
         if pricing.token_price is not None:
             reserved_usd = _worst_case_usd(pricing.token_price, prompt_bound, completion_bound)
             if intent.backend == "bedrock" and intent.service_tier not in (None, DEFAULT_TIER):
-                # AWS reports the tier it served the call at, and the call is priced at that
-                # tier; a Flex or Priority request may be served at Standard (Bedrock user
-                # guide, service tiers), so the reservation covers the dearer of the two
-                # when both are known.
+                # The call is priced at the tier AWS reports having served it at, which need
+                # not be the one asked for (the response carries it: ConverseResponse
+                # serviceTier), so the reservation covers the dearer of the requested tier
+                # and standard when both are known.
                 assert intent.region is not None
                 standard = self.token_pricing(intent.model, intent.region, DEFAULT_TIER)
                 if standard.token_price is not None:

@@ -43,7 +43,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, Self, cast
 
 import boto3
@@ -246,8 +246,43 @@ def converse_tool_config(tools: list[dict[str, Any]], tool_choice: Any) -> dict[
     return config
 
 
-def converse_request(request: ChatRequest, model_id: str) -> dict[str, Any]:
+def discover_team_profiles(
+    bedrock: Any, model_id: str, tag_key: str = "gptoss:team"
+) -> dict[str, str]:
+    """{team: application inference profile ARN} for the profiles that copy ``model_id``
+    and carry ``tag_key`` (the stack creates one per team, tagged ``gptoss:team``):
+    ListInferenceProfiles(typeEquals=APPLICATION), then ListTagsForResource per profile."""
+    found: dict[str, str] = {}
+    request: dict[str, Any] = {"typeEquals": "APPLICATION"}
+    while True:
+        page = bedrock.list_inference_profiles(**request)
+        for profile in page.get("inferenceProfileSummaries", []):
+            arns = [m.get("modelArn", "") for m in profile.get("models", [])]
+            if not any(arn.endswith("/" + model_id) for arn in arns):
+                continue
+            arn = profile["inferenceProfileArn"]
+            tags = bedrock.list_tags_for_resource(resourceARN=arn).get("tags", [])
+            for tag in tags:
+                if tag.get("key") == tag_key and tag.get("value"):
+                    found[tag["value"]] = arn
+        token = page.get("nextToken")
+        if not token:
+            return found
+        request["nextToken"] = token
+
+
+def converse_request(
+    request: ChatRequest,
+    model_id: str,
+    team_profiles: Mapping[str, str] | None = None,
+    team_tag: str = "team",
+) -> dict[str, Any]:
     system, messages = converse_messages(request.messages)
+    team = (request.metadata or {}).get(team_tag)
+    if team_profiles and team is not None and team in team_profiles:
+        # The call's team has its own application inference profile: calling through it puts
+        # the tokens on the team's cost-allocation tags in the bill (and reconcile matches them).
+        model_id = team_profiles[team]
     params: dict[str, Any] = {"modelId": model_id, "messages": messages}
     if system:
         params["system"] = system
@@ -492,8 +527,14 @@ class BedrockBackend(AwsBackend):
         runtime_client: BedrockRuntimeClient | None = None,
         bedrock_client: BedrockClient | None = None,
         timeout: float = DEFAULT_TIMEOUT,
+        team_profiles: Mapping[str, str] | None = None,
+        team_tag: str = "team",
     ) -> None:
         self.model_id, self._model_name = parse_model(model)
+        # {team: application inference profile ARN}: a call whose ``team_tag`` tag names a
+        # team is sent through that team's profile (see ``discover_team_profiles``).
+        self.team_profiles = dict(team_profiles or {})
+        self.team_tag = team_tag
         self._init_aws(session, region, config, timeout, runtime_client, bedrock_client)
         self._lock = threading.Lock()
 
@@ -523,10 +564,13 @@ class BedrockBackend(AwsBackend):
             raise ConfigurationError(
                 f"this client calls {self.model_id}; make another client for {request.model}"
             )
-        converse_request(request, self.model_id)  # tools and content convert, or say why
+        self._converse(request)  # tools and content convert, or say why
+
+    def _converse(self, request: ChatRequest) -> dict[str, Any]:
+        return converse_request(request, self.model_id, self.team_profiles, self.team_tag)
 
     def complete(self, request: ChatRequest) -> BackendResult:
-        params = converse_request(request, self.model_id)
+        params = self._converse(request)
         try:
             response = self.runtime.converse(**params)
         except Exception as exc:
@@ -534,7 +578,7 @@ class BedrockBackend(AwsBackend):
         return parse_converse(response, self.model_id)
 
     def open_stream(self, request: ChatRequest) -> ChunkStream:
-        params = converse_request(request, self.model_id)
+        params = self._converse(request)
         try:
             response = self.runtime.converse_stream(**params)
         except Exception as exc:
