@@ -333,17 +333,20 @@ def test_refresh_prices_pending_rows_and_says_what_changed(
             region = filters["regionCode"]
             prefix = {"us-west-2": "USW2", "us-east-1": "USE1"}[region]
             rate = {"us-west-2": ("0.00016", "0.00064"), "us-east-1": ("0.00016", "0.00064")}
+            # Standard rates, and the flex tier's (usage types ending "-flex") at half.
+            flex = {"": Decimal(1), "-flex": Decimal("0.5")}
             return {"PriceList": [
                 json.dumps({
-                    "product": {"sku": f"{prefix}{d}", "attributes": {
+                    "product": {"sku": f"{prefix}{d}{tier}", "attributes": {
                         "model": "gpt-oss-120b", "regionCode": region,
                         "inferenceType": f"{d.title()} tokens",
-                        "usagetype": f"{prefix}-gpt-oss-120b-{d}-tokens"}},
+                        "usagetype": f"{prefix}-gpt-oss-120b-{d}-tokens{tier}"}},
                     "terms": {"OnDemand": {"t": {"priceDimensions": {"r": {
                         "unit": "1K tokens", "beginRange": "0",
-                        "pricePerUnit": {"USD": rate[region][i]}}}}}},
+                        "pricePerUnit": {"USD": str(Decimal(rate[region][i]) * share)}}}}}},
                 })
                 for i, d in enumerate(("input", "output"))
+                for tier, share in flex.items()
             ]}  # fmt: skip
 
     parser = __import__("argparse").ArgumentParser()
@@ -362,6 +365,9 @@ def test_refresh_prices_pending_rows_and_says_what_changed(
     west = next(r for r in open_ledger().query() if r.region == "us-west-2")
     expected = Decimal(1000) * Decimal("0.16") / 10**6 + Decimal(2000) * Decimal("0.64") / 10**6
     assert (west.cost_basis, west.cost_usd) == ("per_token", expected)
+    # The flex tier's rates were read too, as a tier price of their own.
+    flex = PriceBook.load().token_price("gpt-oss-120b", "us-west-2", "flex")
+    assert (flex.input_per_1m, flex.output_per_1m) == (Decimal("0.08"), Decimal("0.32"))
     # The us-east-1 call was settled at the bundled price in force then; it stays so.
     east = next(r for r in open_ledger().query() if r.region == "us-east-1")
     assert east.cost_usd == COST_120B
