@@ -150,3 +150,11 @@ def test_span_attributes_without_opentelemetry_installed() -> None:
         import opentelemetry  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
     except ImportError:
         assert set_span_attributes(record()) is False
+
+
+def test_the_service_tier_and_a_pending_cost_reach_the_telemetry() -> None:
+    pending = record(cost_basis="pending", cost_usd=None, service_tier="flex")
+    document = emf_document(pending)
+    assert (document["service_tier"], document["cost_basis"]) == ("flex", "pending")
+    assert "CostUSD" not in document  # pending is no cost, never 0
+    assert otel_attributes(pending)["gptoss_aws.service_tier"] == "flex"

@@ -86,6 +86,8 @@ def emf_document(record: CallRecord, namespace: str = DEFAULT_NAMESPACE) -> dict
     }
     if record.region:
         document["region"] = record.region
+    if record.service_tier:
+        document["service_tier"] = record.service_tier
     if record.error_kind:
         document["error_kind"] = record.error_kind
     return document
@@ -133,6 +135,8 @@ def otel_attributes(record: CallRecord) -> dict[str, str | int | float | bool]:
         attributes["gptoss_aws.endpoint"] = record.endpoint
     if record.cost_usd is not None:
         attributes["gptoss_aws.cost_usd"] = float(record.cost_usd)
+    if record.service_tier:
+        attributes["gptoss_aws.service_tier"] = record.service_tier
     if record.latency_ms is not None:
         attributes["gptoss_aws.latency_ms"] = record.latency_ms
     return attributes
