@@ -120,6 +120,8 @@ def test_deploy_creates_what_the_cdk_construct_creates(session: boto3.Session) -
         "ContainerStartupHealthCheckTimeoutInSeconds": 1800,
         "ModelDataDownloadTimeoutInSeconds": 1800,
         "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
+        # The AMI whose NVIDIA driver runs the image's CUDA 13.0, as the CDK stack pins it.
+        "InferenceAmiVersion": "al2023-ami-sagemaker-inference-gpu-4-1",
     }  # ml.g6e has local NVMe: no VolumeSizeInGB, no KmsKeyId
     tags = {t["Key"]: t["Value"] for t in recorder.one("CreateEndpoint")["Tags"]}
     assert tags == {"project": "gptoss", "environment": "nbtest", "component": "sagemaker"}

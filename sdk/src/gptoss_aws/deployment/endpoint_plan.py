@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gptoss_aws.deployment.ami import default_inference_ami
 from gptoss_aws.deployment.config import (
     DeploymentConfig,
     InvalidConfigurationError,
@@ -260,6 +261,11 @@ def plan_endpoint(
         "initial_instance_count": max(1, sm.min_instances),
         "routing_config": {"routing_strategy": ROUTING_STRATEGY},
     }
+    # The host AMI whose NVIDIA driver runs the image's CUDA (gptoss_aws.deployment.ami; the
+    # CDK stack pins the same); find_problems refused an instance type without one.
+    ami = sm.inference_ami_version or default_inference_ami(sm.instance_type)
+    if ami is not None:
+        variant["inference_ami_version"] = ami
     if not instance.local_nvme:
         # SageMaker rejects VolumeSizeInGB on types with local NVMe instance storage.
         variant["volume_size_in_gb"] = DEFAULT_VOLUME_SIZE_GB
