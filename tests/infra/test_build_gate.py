@@ -15,8 +15,12 @@ What the tests encode, from AWS's documentation:
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -266,3 +270,28 @@ def build_gate_module_verifier() -> Any:
     from gptoss_infra.constructs.sagemaker import build_gate
 
     return vars(build_gate)["mirror_verify"].check_s3
+
+
+def test_the_handlers_import_as_lambda_loads_them(tmp_path: Path) -> None:
+    """Lambda's Python runtime imports the handler file as a top-level module from the
+    asset root (handler ``build_gate.on_event``); the asset holds only these two files."""
+    from gptoss_infra.constructs.sagemaker.readiness_gate import HANDLER_DIR, HANDLER_FILES
+
+    for name in HANDLER_FILES:
+        shutil.copy(HANDLER_DIR / name, tmp_path / name)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-s",
+            "-c",
+            "import build_gate; print(build_gate.on_event.__name__, "
+            "build_gate.is_complete.__name__, vars(build_gate)['mirror_verify'].__name__)",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["on_event", "is_complete", "mirror_verify"]
