@@ -120,10 +120,13 @@ def test_direct_invocation_is_an_explicit_opt_in(tmp_path: Path) -> None:
 
 def test_profiles_copy_models_in_the_configured_region(synthesized: dict[str, Synthesized]) -> None:
     synth = synthesized["bedrock-only"]
-    (profile,) = of_type(bedrock(synth), "AWS::Bedrock::ApplicationInferenceProfile")
-    assert f":bedrock:{synth.config.region}::foundation-model/" in json.dumps(
-        profile["ModelSource"]
-    )
+    profiles = of_type(bedrock(synth), "AWS::Bedrock::ApplicationInferenceProfile")
+    # One per model by default: with profile-only access, each model needs one.
+    assert len(profiles) == 2
+    for profile in profiles:
+        assert f":bedrock:{synth.config.region}::foundation-model/" in json.dumps(
+            profile["ModelSource"]
+        )
 
 
 def _list(value: Any) -> list[str]:

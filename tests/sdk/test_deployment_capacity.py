@@ -90,3 +90,14 @@ def test_rolling_copies_count_instances_by_accelerators() -> None:
     )
     # 8 copies x 2 GPUs fill 2 instances; the batch's 2 GPUs need a third.
     assert (plan.steady_instances, plan.peak_instances, plan.problems) == (2, 3, ())
+
+
+def test_a_model_no_profile_reaches_is_refused_unless_direct_invocation_is_on() -> None:
+    # Profile-only access (finding 6): a model without a team's profile could not be invoked.
+    teams = {"bedrock": {"teams": {"search": "gpt-oss-120b"}}}
+    (problem,) = find_problems(from_preset("bedrock-only", teams))
+    assert problem.field == "bedrock.teams"
+    assert "gpt-oss-20b" in problem.message
+    direct = {"bedrock": {"teams": {"search": "gpt-oss-120b"}, "allow_direct_invocation": True}}
+    assert find_problems(from_preset("bedrock-only", direct)) == []
+    assert find_problems(from_preset("bedrock-only")) == []  # the default covers both

@@ -148,11 +148,25 @@ def assumed_quota(sm: SageMakerConfig) -> int | None:
     return plan.peak_instances if plan is not None else None
 
 
+_SHAPE_FIELDS = frozenset(
+    {
+        "sagemaker.instance_type",
+        "sagemaker.gpus_per_copy",
+        "sagemaker.min_copies",
+        "sagemaker.max_copies",
+        "sagemaker.min_instances",
+        "sagemaker.scale_to_zero",
+    }
+)
+
+
 def check_update_capacity(config: DeploymentConfig, out: list[Problem]) -> None:
     """Validation check: the update policy fits the documented batch bounds, the managed
     instance scaling maximum and the stated instance quota."""
     sm = config.sagemaker
-    if sm is None:
+    # The shape checks before this one already explain a wrong copy, GPU or instance count;
+    # an update plan of that shape would only repeat them.
+    if sm is None or any(p.field in _SHAPE_FIELDS for p in out):
         return
     plan = update_plan(sm)
     if plan is None:

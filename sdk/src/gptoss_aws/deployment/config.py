@@ -178,7 +178,8 @@ class SageMakerConfig(_Strict):
         return get_model(self.model)
 
 
-DEFAULT_TEAMS: dict[str, ModelName] = {"default": "gpt-oss-120b"}
+# One profile per model: with profiles, the models are reachable only through them.
+DEFAULT_TEAMS: dict[str, ModelName] = {"default": "gpt-oss-120b", "default-20b": "gpt-oss-20b"}
 
 
 class BedrockConfig(_Strict):
@@ -189,8 +190,10 @@ class BedrockConfig(_Strict):
 
     teams: dict[str, ModelName] = Field(default_factory=lambda: dict(DEFAULT_TEAMS))
     """Team name -> the model of the team's application inference profile. Each profile is
-    tagged with its team so Cost Explorer splits the Bedrock bill by team. Default:
-    ``{"default": "gpt-oss-120b"}``."""
+    tagged with its team so Cost Explorer splits the Bedrock bill by team. Every model of
+    ``models`` needs a team (the models are reachable only through the profiles unless
+    ``allow_direct_invocation``). Default: ``{"default": "gpt-oss-120b", "default-20b":
+    "gpt-oss-20b"}``."""
 
     invocation_logging: bool = False
     """Deploy the account-level stack ``<Project>-Account`` that turns on Bedrock model

@@ -563,6 +563,26 @@ def _check_names(config: DeploymentConfig, out: list[Problem]) -> None:
             out.append(problem)
 
 
+def _check_profile_coverage(config: DeploymentConfig, out: list[Problem]) -> None:
+    # With teams and no direct access, a model no team's profile routes to cannot be invoked.
+    bedrock = config.bedrock
+    if bedrock is None or not bedrock.teams or bedrock.allow_direct_invocation:
+        return
+    if any(p.field.startswith("bedrock.teams") for p in out):
+        return  # fix the teams first; coverage follows from them
+    for model in bedrock.models:
+        if model not in bedrock.teams.values():
+            out.append(
+                Problem(
+                    "bedrock.teams",
+                    f"{model} is in bedrock.models but no team's profile uses it, and direct "
+                    "invocation is off: nobody could invoke it",
+                    f'add a team for it (e.g. "my-team": "{model}"), remove it from '
+                    "bedrock.models, or set bedrock.allow_direct_invocation: true",
+                )
+            )
+
+
 def _check_cost(config: DeploymentConfig, out: list[Problem]) -> None:
     cost = config.cost
     for email in cost.alert_emails:
@@ -598,6 +618,7 @@ CHECKS: tuple[Check, ...] = (
     _check_sources,
     _check_bedrock_region,
     _check_names,
+    _check_profile_coverage,
     _check_cost,
     check_update_capacity,
 )
