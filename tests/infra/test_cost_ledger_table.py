@@ -98,7 +98,7 @@ def test_grants_are_managed_policies_naming_both_indexes(template: Template) -> 
     assert "dynamodb:UpdateItem" in table_statement["Action"]
     assert "dynamodb:ConditionCheckItem" in table_statement["Action"]
     suffixes = [r["Fn::Join"][1][-1] for r in table_statement["Resource"][1:]]
-    assert suffixes == ["/index/by_day", "/index/open"]
+    assert suffixes == ["/index/by_day", "/index/open", "/index/pending"]
     assert not {"dynamodb:PutItem", "dynamodb:UpdateItem"} & set(read[0]["Action"])
     assert read[1]["Action"] == ["kms:Decrypt", "kms:DescribeKey"]
     template.resource_count_is("AWS::IAM::Policy", 0)
@@ -122,7 +122,7 @@ def test_the_sdk_ledger_works_on_the_deployed_table(template: Template) -> None:
         resources = deploy_to_moto(template.to_json(), "Test")
         (deployed,) = [r for r in resources.values() if r["Type"] == "AWS::DynamoDB::Table"]
         indexes = {i["IndexName"] for i in deployed["Description"]["GlobalSecondaryIndexes"]}
-        assert indexes == {"by_day", "open"}
+        assert indexes == {"by_day", "open", "pending"}
         ledger = DynamoDBLedger(deployed["PhysicalResourceId"], region="us-east-1")
         budget = Budget(name="team-a", limit=Decimal("1.00"), scope={"team": "a"})
         call = CallRecord.model_validate(

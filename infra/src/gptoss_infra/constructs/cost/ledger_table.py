@@ -1,9 +1,10 @@
 """The DynamoDB table behind the SDK's team ledger (``gptoss_aws.ledger.dynamodb``).
 
 The key schema is the SDK's (its module docstring and ``create_table``): partition key
-``pk`` (S), sort key ``sk`` (S), on-demand billing, and two global secondary indexes with
-projection ALL -- ``by_day`` on ``gsi1pk``/``gsi1sk`` (time-range queries) and the sparse
-``open`` on ``open_pk``/``open_sk`` (reservations to reconcile). The index names are
+``pk`` (S), sort key ``sk`` (S), on-demand billing, and three global secondary indexes with
+projection ALL -- ``by_day`` on ``gsi1pk``/``gsi1sk`` (time-range queries), the sparse
+``open`` on ``open_pk``/``open_sk`` (reservations to reconcile) and the sparse ``pending`` on
+``pending_pk``/``pending_sk`` (calls whose price is still pending). The index names are
 imported from the SDK so the two cannot drift; a test compares this table with what
 ``create_table`` sends.
 """
@@ -16,14 +17,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
-from gptoss_aws.ledger.dynamodb import DAY_INDEX, OPEN_INDEX
+from gptoss_aws.ledger.dynamodb import DAY_INDEX, OPEN_INDEX, PENDING_INDEX
 
 from ...rehearsal.intent import declare_retained
 from .._common import PropErrors, acknowledge, attach_managed_policy, is_literal
 
 PARTITION_KEY = "pk"
 SORT_KEY = "sk"
-INDEXES = {DAY_INDEX: ("gsi1pk", "gsi1sk"), OPEN_INDEX: ("open_pk", "open_sk")}
+INDEXES = {
+    DAY_INDEX: ("gsi1pk", "gsi1sk"),
+    OPEN_INDEX: ("open_pk", "open_sk"),
+    PENDING_INDEX: ("pending_pk", "pending_sk"),
+}
 
 _BACKUP_REASON = (
     "Point-in-time recovery keeps continuous backups for 35 days (DynamoDB developer guide, "
