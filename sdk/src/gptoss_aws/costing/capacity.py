@@ -19,7 +19,8 @@ that report capacity (``timelines_from_endpoint``):
   scaling shows in the variant's counts).
 
 So a window with no traffic at all is measured like any other: its whole cost is idle.
-Application Auto Scaling keeps six weeks of activity history; older windows, and callers
+Application Auto Scaling describes "the scaling activities ... from the previous six weeks"
+(API reference, DescribeScalingActivities); older windows, and callers
 without ``application-autoscaling:DescribeScalingActivities``, fall back to the CloudWatch
 derivation below, and the timeline says so (``source`` and ``notes``).
 
