@@ -311,6 +311,26 @@ class InferenceImage(Construct):
                     ],
                 )
             )
+            # Creating the first rule makes ECR create its service-linked role
+            # AWSServiceRoleForECRPullThroughCache, which reads the secret (ECR user guide,
+            # slr-pullthroughcache: GetSecretValue on ecr-pullthroughcache/* only).
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=["iam:CreateServiceLinkedRole"],
+                    resources=[
+                        stack.format_arn(
+                            service="iam",
+                            region="",
+                            resource="role",
+                            resource_name="aws-service-role/pullthroughcache.ecr.amazonaws.com/"
+                            "AWSServiceRoleForECRPullThroughCache",
+                        )
+                    ],
+                    conditions={
+                        "StringEquals": {"iam:AWSServiceName": "pullthroughcache.ecr.amazonaws.com"}
+                    },
+                )
+            )
             role.add_to_principal_policy(
                 iam.PolicyStatement(
                     actions=["secretsmanager:DescribeSecret"],
