@@ -8,7 +8,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -371,3 +371,31 @@ def test_refresh_prices_pending_rows_and_says_what_changed(
     # The us-east-1 call was settled at the bundled price in force then; it stays so.
     east = next(r for r in open_ledger().query() if r.region == "us-east-1")
     assert east.cost_usd == COST_120B
+
+
+def test_sagemaker_windows_are_priced_at_the_hourly_price_in_force_when_they_ran(
+    tmp_path: Path,
+) -> None:
+    def hourly(usd: str, as_of: str) -> dict[str, Any]:
+        entry = {"usd_per_hour": usd, "source": "test", "as_of": as_of}
+        return {"sagemaker": {"ml.p5.4xlarge": {"us-west-2": entry}}}
+
+    book = PriceBook(()).with_override(hourly("10", "2026-10-01"))
+    book = book.with_override(hourly("12", "2026-11-15"))
+    in_october = datetime(2026, 10, 20, tzinfo=UTC)
+    assert book.instance_price("ml.p5.4xlarge", "us-west-2", at=in_october).usd_per_hour == 10
+    assert book.instance_price("ml.p5.4xlarge", "us-west-2").usd_per_hour == 12  # now
+    # The default lookup of a report: the refreshed (cached) price, applied from its date.
+    from gptoss_aws.pricing.cache import write_cache
+    from gptoss_aws.pricing.records import parse_tables
+
+    write_cache(parse_tables(hourly("10", "2026-10-01"), layer="cache", origin="test"), None)
+    timeline = InstanceTimeline.declared(
+        "ep", "us-west-2",
+        [(in_october, in_october + timedelta(hours=2), 1, "ml.p5.4xlarge")], variant="v",
+    )  # fmt: skip
+    report = summarize(
+        [], since=in_october, until=in_october + timedelta(hours=2),
+        allocator=timeline_allocator([timeline]),
+    )  # fmt: skip
+    assert report.total.cost_usd == Decimal("20.000000")  # all idle: no calls in the window

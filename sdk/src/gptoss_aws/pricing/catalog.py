@@ -21,12 +21,12 @@ its own ``as_of``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from importlib import resources
 from os import PathLike
-from typing import Any
+from typing import Any, TypeVar
 
 from gptoss_aws.errors import UnpricedError
 from gptoss_aws.pricing.cache import read_cache
@@ -43,6 +43,8 @@ from gptoss_aws.pricing.records import (
 from gptoss_aws.pricing.regions import DEFAULT_TIER, canonical_tier
 
 BUNDLED_RESOURCE = "prices.json"
+
+Dated = TypeVar("Dated", TokenPrice, InstancePrice)
 
 # resolve_inference_profile lives in inference_profiles; it is importable from here too
 # because callers look for it next to the prices it unlocks.
@@ -77,7 +79,7 @@ def _missing(message: str, region: str) -> UnpricedError:
     return error
 
 
-def _in_force(entries: list[tuple[int, TokenPrice]], at: date) -> TokenPrice:
+def _in_force(entries: Sequence[tuple[int, Dated]], at: date) -> Dated:
     """Of (layer rank, price) entries for one key, the one in force on ``at`` (see module doc)."""
     before = [(p.as_of, rank, p) for rank, p in entries if p.as_of <= at]
     if before:
@@ -194,9 +196,21 @@ class PriceBook:
             missing = f"no Bedrock {what}price for model {model!r} in any region"
         raise _missing(f"{missing} ({where})", region)
 
-    def instance_price(self, instance_type: str, region: str) -> InstancePrice:
-        """SageMaker on-demand hosting price of ``instance_type`` in ``region`` (USD/hour)."""
+    def instance_price(
+        self, instance_type: str, region: str, *, at: datetime | date | None = None
+    ) -> InstancePrice:
+        """SageMaker on-demand hosting price of ``instance_type`` in ``region`` (USD/hour);
+        ``at`` for the price in force then (module doc)."""
         check_region(region)
+        if at is not None:
+            entries = [
+                (rank, layer.sagemaker[instance_type][region])
+                for rank, layer in enumerate(self._layers)
+                if region in layer.sagemaker.get(instance_type, {})
+            ]
+            if entries:
+                day = at.date() if isinstance(at, datetime) else at
+                return _in_force(entries, day)
         known_regions: set[str] = set()
         for layer in reversed(self._layers):
             regions = layer.sagemaker.get(instance_type, {})

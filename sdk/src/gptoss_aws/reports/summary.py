@@ -57,6 +57,16 @@ _TIME_KEYS = ("hour", "day", "week", "month")
 GROUP_KEYS_HELP = ", ".join((*_RECORD_KEYS, *_TIME_KEYS, "tags.<key>"))
 
 
+def _in_force_at(start: datetime) -> Callable[[str, str], InstancePrice]:
+    """The default price lookup of a window: the book's hourly price in force when the
+    window starts (a price applies from its as_of date), so a later price change does not
+    reprice past windows."""
+    from gptoss_aws.pricing import PriceBook
+
+    book = PriceBook.load()
+    return lambda instance_type, region: book.instance_price(instance_type, region, at=start)
+
+
 def timeline_allocator(
     timelines: Sequence[InstanceTimeline],
     price_lookup: Callable[[str, str], InstancePrice] | None = None,
@@ -64,19 +74,14 @@ def timeline_allocator(
     idle_basis: IdleBasis = "unattributed",
 ) -> Allocator:
     """An allocator over known instance timelines (declared, or from
-    ``costing.capacity.timelines_from_endpoint``), priced by ``price_lookup`` (default:
-    ``PriceBook.load().instance_price``)."""
+    ``costing.capacity.timelines_from_endpoint``), priced by ``price_lookup`` (default: the
+    price book's hourly price in force when the window starts)."""
     from gptoss_aws.costing.allocation import allocate
-
-    if price_lookup is None:
-        from gptoss_aws.pricing import PriceBook
-
-        price_lookup = PriceBook.load().instance_price
-    lookup = price_lookup
 
     def run(
         calls: Sequence[CallRecord], start: datetime, end: datetime, weight: AllocateBy
     ) -> Allocation:
+        lookup = price_lookup or _in_force_at(start)
         return allocate(
             start, end, timelines, lookup, calls, weight, idle_basis=idle_basis,
             missing_price="pending",
@@ -100,12 +105,6 @@ def aws_allocator(
     described (deleted, no permission) is logged and its calls stay pending allocation."""
     from gptoss_aws.costing.allocation import allocate
     from gptoss_aws.costing.capacity import timelines_from_endpoint
-
-    if price_lookup is None:
-        from gptoss_aws.pricing import PriceBook
-
-        price_lookup = PriceBook.load().instance_price
-    lookup = price_lookup
 
     def run(
         calls: Sequence[CallRecord], start: datetime, end: datetime, weight: AllocateBy
@@ -131,6 +130,7 @@ def aws_allocator(
                 )
             except (ClientError, BotoCoreError, ConfigurationError) as exc:
                 logger.warning("cannot read the instances of endpoint %s: %s", endpoint, exc)
+        lookup = price_lookup or _in_force_at(start)
         return allocate(
             start, end, timelines, lookup, calls, weight, idle_basis=idle_basis,
             missing_price="pending",
