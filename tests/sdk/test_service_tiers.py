@@ -379,3 +379,29 @@ def test_a_calls_team_tag_sends_it_through_the_teams_inference_profile(
         gpt.chat.completions.create(messages=HI, tags={"team": "search"})
         gpt.chat.completions.create(messages=HI, tags={"team": "ads"})  # no profile: the model
     assert [r.tags["team"] for r in ledger.query()] == ["search", "ads"]
+
+
+def test_the_async_client_sends_and_records_the_tier_too(ledger: SQLiteLedger) -> None:
+    import anyio
+
+    from gptoss_aws import AsyncGptOss
+
+    runtime = boto3.client("bedrock-runtime", region_name="us-west-2")
+    with Stubber(runtime) as stub:
+        stub.add_response(
+            "converse",
+            answer("flex"),
+            {
+                "modelId": "openai.gpt-oss-120b-1:0",
+                "messages": ANY,
+                "serviceTier": {"type": "flex"},
+            },
+        )
+        gpt = AsyncGptOss.bedrock(
+            "gpt-oss-120b", region="us-west-2", runtime_client=runtime,
+            tracker=Tracker(ledger, prices=PriceBook(()).with_override(TIERED)),
+        )  # fmt: skip
+        reply = anyio.run(lambda: gpt.chat.completions.create(messages=HI, service_tier="flex"))
+    assert reply.service_tier == "flex"
+    [row] = ledger.query()
+    assert (row.service_tier, row.cost_usd) == ("flex", cost(1_000, 2_000, "0.075", "0.30"))
