@@ -139,9 +139,11 @@ def test_zero_drift_when_the_ledger_matches_the_bill(ledger: SQLiteLedger, tmp_p
     assert search.billed_quantity == search.ledger_quantity == 30_000
     assert search.causes == []
     host = by_name["ml.p5.4xlarge in us-west-2"]
+    assert host.endpoints == ("ep/main",)
     assert (host.billed_quantity, host.ledger_quantity, host.drift_usd) == (24, 24, 0)
     assert host.drift_pct == 0
     assert "Cost Explorer data fetched" in str(result)
+    assert "sagemaker ml.p5.4xlarge in us-west-2 (endpoint ep/main): billed $240" in str(result)
 
 
 @mock_aws

@@ -275,6 +275,10 @@ class Drift:
     ledger_quantity: Decimal
     unit: str  # "tokens" or "instance-hours"
     causes: list[str] = field(default_factory=list)
+    # SageMaker: the endpoints (variants) whose timelines hold this instance type and region.
+    # Cost Explorer bills per usage type (region and instance type), not per endpoint, so
+    # with one endpoint per type and region this line is that endpoint's reconciliation.
+    endpoints: tuple[str, ...] = ()
 
     @property
     def drift_usd(self) -> Decimal:
@@ -288,8 +292,9 @@ class Drift:
 
     def line(self) -> str:
         pct = f"{self.drift_pct:+}%" if self.drift_pct is not None else "n/a"
+        where = f" (endpoint {', '.join(self.endpoints)})" if self.endpoints else ""
         head = (
-            f"{self.service} {self.name}: billed ${_money(self.billed_usd)} "
+            f"{self.service} {self.name}{where}: billed ${_money(self.billed_usd)} "
             f"({_qty(self.billed_quantity)} {self.unit}), ledger ${_money(self.ledger_usd)} "
             f"({_qty(self.ledger_quantity)} {self.unit}); drift ${_money(self.drift_usd)} ({pct})"
         )
@@ -444,6 +449,8 @@ def _sagemaker_drifts(
                 (tl.region, itype),
                 {"usd": Decimal(0), "hours": Decimal(0), "estimated": False, "missing": None},
             )
+            name = tl.endpoint + (f"/{tl.variant}" if tl.variant else "")
+            entry.setdefault("endpoints", []).append(name)
             entry["hours"] += seconds / 3600
             entry["estimated"] = entry["estimated"] or tl.source == ESTIMATED_SOURCE
             try:
@@ -459,9 +466,11 @@ def _sagemaker_drifts(
         region, itype = key
         got = billed.get(key, {"usd": Decimal(0), "hours": Decimal(0), "est": False})
         own = ours.get(key, {"usd": Decimal(0), "hours": Decimal(0), "estimated": False})
+        endpoints = own.get("endpoints", [])
         drift = Drift(
             service="sagemaker",
             name=f"{itype} in {region or 'an unknown region'}",
+            endpoints=tuple(sorted(endpoints)),
             billed_usd=got["usd"],
             ledger_usd=own["usd"],
             billed_quantity=got["hours"],
