@@ -243,7 +243,7 @@ def send_hostile(base_url: str) -> FuzzReport:
     limits = httpx.Limits(max_keepalive_connections=0)
     with httpx.Client(base_url=base_url, timeout=120, limits=limits) as client:
         for label, path, body in hostile_bodies(openapi):
-            targets = [(path, {})]
+            targets: list[tuple[str, dict[str, str]]] = [(path, {})]
             if path != "/invocations":
                 targets.append(
                     ("/invocations", {"X-Amzn-SageMaker-Custom-Attributes": f"route={path}"})
