@@ -42,7 +42,7 @@ DEFAULT_HARDWARE = "this run"
 
 @dataclass(frozen=True)
 class Anchor:
-    """A published result to compare with (REFERENCE.md, "Published throughput")."""
+    """A published result to compare with; ``source`` names the page (docs/sources.md)."""
 
     model: str
     hardware: str

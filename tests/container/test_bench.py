@@ -64,7 +64,8 @@ def test_p50_falls_back_to_the_median() -> None:
 
 
 def test_cost_per_million_output_tokens() -> None:
-    # ml.p5.4xlarge at $7.912/h (REFERENCE.md price snapshot) at the gpustack anchor rate.
+    # ml.p5.4xlarge at $7.912/h (the bench README's example price, a third-party snapshot;
+    # docs/sources.md) at the gpustack anchor rate.
     assert bench.usd_per_million_output_tokens(7.912, 2943.0) == pytest.approx(0.74678, abs=1e-5)
     assert bench.usd_per_million_output_tokens(3600.0, 1.0) == pytest.approx(1_000_000.0)
     assert bench.usd_per_million_output_tokens(1.0, 0.0) == float("inf")

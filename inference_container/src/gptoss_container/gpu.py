@@ -19,12 +19,12 @@ ModelVariant = Literal["gpt-oss-120b", "gpt-oss-20b", "other"]
 
 MIB_PER_GIB = 1024
 
-# gpt-oss-120b loads 64.38 GiB of weights on one H100 (vllm #33155, REFERENCE.md);
+# gpt-oss-120b loads 64.38 GiB of weights on one H100 (vllm #33155, its load log);
 # the rest of an 80 GB card holds the KV cache and CUDA graphs. "80 GB" cards report
 # 79-81 GiB through nvidia-smi, so 76 GiB across the tensor-parallel group is the floor.
 MIN_MIB_FOR_120B = 76 * MIB_PER_GIB
-# The OpenAI cookbook: gpt-oss-20b "fits in 16 GB" (REFERENCE.md); cards sold as
-# 16 GB report ~15 GiB.
+# gpt-oss-20b needs "about 16GB of VRAM" (OpenAI cookbook, "How to run gpt-oss with vLLM";
+# the model card: "within 16GB of memory"); cards sold as 16 GB report ~15 GiB.
 MIN_MIB_FOR_20B = 15 * MIB_PER_GIB
 
 

@@ -47,7 +47,7 @@ PASSTHROUGH_PREFIX = "SM_VLLM_"
 # CompressionType None; "How SageMaker Loads Your Model Artifacts" in
 # docs.aws.amazon.com/sagemaker/latest/dg/your-algorithms-inference-code.html).
 SAGEMAKER_MODEL_DIR = Path("/opt/ml/model")
-# gpt-oss model card / config.json max_position_embeddings (REFERENCE.md).
+# max_position_embeddings in config.json of openai/gpt-oss-120b and -20b (docs/sources.md).
 GPT_OSS_CONTEXT = 131_072
 # SageMaker sends SIGKILL 30 s after SIGTERM ("How SageMaker Runs Your Inference
 # Image", same doc); draining for 25 s leaves 5 s to stop the engine cleanly.
@@ -170,7 +170,8 @@ class ContainerSettings(BaseModel):
     gpu_memory_utilization: Annotated[float, Field(gt=0, le=1)] | None = None
     kv_cache_memory_bytes: Positive | None = None
     enable_tool_calling: bool = True  # vLLM gpt-oss recipe turns tool calling on
-    # Off: network isolation (REFERENCE.md); model-hosting-container-standards would run
+    # Off: under network isolation the container makes no outbound calls (CreateModel
+    # EnableNetworkIsolation, SageMaker API reference); model-hosting-container-standards would run
     # code and pip installs from the model directory (security.py).
     allow_hub_download: bool = False
     allow_custom_code: bool = False

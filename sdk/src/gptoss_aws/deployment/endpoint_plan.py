@@ -41,7 +41,7 @@ from gptoss_aws.instances import INSTANCE_TYPES
 # reads infra/src/gptoss_infra/constructs/sagemaker/endpoint_props.py to check):
 # ContainerStartupHealthCheckTimeoutInSeconds and ModelDataDownloadTimeoutInSeconds 1800 s
 # (a 61 GiB load is 3-6 min from S3 plus 5-10 min of vLLM start; aws-samples used 1200 s
-# for the 120b, REFERENCE.md; SageMaker allows 60-3600).
+# for the 120b, docs/sources.md; SageMaker allows 60-3600).
 DEFAULT_STARTUP_TIMEOUT_S = 1800
 DEFAULT_DOWNLOAD_TIMEOUT_S = 1800
 TIMEOUT_RANGE_S = (60, 3600)

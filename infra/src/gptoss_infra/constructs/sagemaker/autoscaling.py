@@ -54,7 +54,8 @@ class EndpointAutoscaling(Construct):
         with inference components.
     :param target_concurrent_requests: in-flight requests per model or copy to hold.
         Default: 32. The gpustack benchmark measured 52.7 ms per output token for the 120b
-        on one H100 at ~150 concurrent streams (REFERENCE.md), about 19 tokens/s per user;
+        on one H100 at ~150 concurrent streams (gpustack performance lab, gpt-oss-120b/h100,
+        async scheduling run; docs/sources.md), about 19 tokens/s per user;
         32 keeps per-user speed interactive. Measure your own with bench/.
     :param scale_out_cooldown: Default: 2 minutes (the metric is 10-second data; a new
         GPU instance takes minutes, so one step at a time).

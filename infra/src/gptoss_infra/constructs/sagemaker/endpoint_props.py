@@ -20,13 +20,14 @@ from .model_artifacts import ImportedModelArtifacts, ModelArtifacts
 # 60-3600 (CreateEndpointConfig ProductionVariant). 1800 s for a 61 GiB load: S3 to the
 # instance at a few hundred MB/s is 3-6 minutes, vLLM's load, compile and CUDA-graph
 # capture another 5-10; aws-samples' gpt-oss-120b benchmark used 1200 s on ml.g7e.2xlarge
-# (REFERENCE.md), and a cold p5 has slower first loads, so 1800 leaves 50% over that
+# (sagemaker-genai-hosting-examples, 07-benchmark recipe gpt-oss-120b-g7e-vanilla.yaml),
+# and a cold p5 has slower first loads, so 1800 leaves 50% over that
 # without letting a broken container hold a GPU instance for the full hour.
 DEFAULT_STARTUP_TIMEOUT = Duration.seconds(1800)
 DEFAULT_DOWNLOAD_TIMEOUT = Duration.seconds(1800)
 TIMEOUT_RANGE_S = (60, 3600)
 # VolumeSizeInGB range 1-512 (ProductionVariant). For EBS-only instance types: twice the
-# 120b checkpoint (60.8 GiB, REFERENCE.md) rounded up, so a re-download fits beside it.
+# 120b checkpoint (60.8 GiB, gpt-oss model card) rounded up, so a re-download fits beside it.
 DEFAULT_VOLUME_SIZE_GB = 128
 VOLUME_RANGE_GB = (1, 512)
 # RoutingConfig.RoutingStrategy values (ProductionVariantRoutingConfig).
@@ -118,7 +119,7 @@ class InferenceComponentOptions:
     :param copy_count: copies created with the stack, >= 1 (SageMaker cannot create a
         component with 0 copies; autoscaling can scale it to 0 later). Default: 1.
     :param accelerators_per_copy: NumberOfAcceleratorDevicesRequired. Default: 1 (the 120b
-        fits one H100 80 GB, REFERENCE.md).
+        fits one 80 GB GPU: gpt-oss model card).
     :param min_memory_mb: host memory reserved per copy, MinMemoryRequiredInMb.
         Default: 32768 (vLLM's host-side process and the mapped safetensors pages; 8
         copies then reserve 256 GiB of an ml.p5.48xlarge's 2 TiB).
@@ -141,8 +142,9 @@ class GptOssEndpointProps:
 
     :param artifacts: weights bucket and prefix (ModelArtifacts).
     :param image: serving image (InferenceImage).
-    :param instance_type: Default: ``"ml.p5.4xlarge"`` (one H100 80 GB, the smallest
-        single-GPU instance the 120b fits; REFERENCE.md).
+    :param instance_type: Default: ``"ml.p5.4xlarge"`` (one H100 80 GB, EC2 accelerated
+        computing specifications; the 120b fits one 80 GB GPU, gpt-oss model card;
+        docs/sources.md).
     :param initial_instance_count: Default: 1.
     :param endpoint_name: Default: derived from the construct path (a literal name lets
         alarms and scaling targets refer to it without dependency cycles).
