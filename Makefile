@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # vLLM on CPU: one process, loopback only (see docs/testing.md).
 export VLLM_HOST_IP := 127.0.0.1
 
-.PHONY: help local bench-sdk test lint typecheck test-sdk test-container test-e2e serve-local envs lock-dev lock-engine lock-cdk clean
+.PHONY: help local bench-sdk test lint typecheck test-sdk test-repo test-container test-e2e serve-local envs lock-dev lock-engine lock-cdk clean
 
 help:
 	@echo "make test         every check and test (what CI runs)"
@@ -51,13 +51,17 @@ lint: envs
 	$(DEV)/bin/ruff format --check .
 
 typecheck: envs
-	$(DEV)/bin/mypy --config-file pyproject.toml sdk/src tests/sdk
+	$(DEV)/bin/mypy --config-file pyproject.toml sdk/src tests/sdk tests/repo
 	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e tools/local_demo.py inference_container/bench sdk/benchmarks
 	$(CDK)/bin/mypy --config-file pyproject.toml infra/src infra/app.py tests/infra
 	$(ENGINE)/bin/mypy --config-file pyproject.toml inference_container/src tests/container
 
 test-sdk: $(DEV)/.installed
 	$(DEV)/bin/pytest tests/sdk
+
+# The repository itself: every source is cited inside it (tests/repo).
+test-repo: $(DEV)/.installed
+	$(DEV)/bin/pytest tests/repo
 
 test-container: $(ENGINE)/.installed
 	TINY_CACHE=$(abspath $(TINY_CACHE)) $(ENGINE)/bin/pytest tests/container
@@ -67,7 +71,7 @@ test-e2e: $(DEV)/.installed $(ENGINE)/.installed
 	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
 	$(DEV)/bin/pytest tests/e2e
 
-test: lint typecheck typecheck-notebooks typecheck-clients test-sdk test-container test-e2e test-clients test-infra rehearse test-notebooks
+test: lint typecheck typecheck-notebooks typecheck-clients test-sdk test-repo test-container test-e2e test-clients test-infra rehearse test-notebooks
 
 serve-local: $(ENGINE)/.installed
 	$(ENGINE)/bin/python -m gptoss_tiny build --kind chat --out $(TINY_CACHE)/chat --if-missing
