@@ -129,4 +129,6 @@ def test_processes_racing_for_one_hard_budget_never_exceed_it(tmp_path: Path) ->
     assert max(samples) <= LIMIT
     # Refusals came from real contention: more than one process got calls through.
     assert sum(1 for c in counts if c[0] > 0) > 1
-    assert elapsed < 20, f"took {elapsed:.1f}s"
+    # No speed target here (that belongs in `make bench-sdk`): the workers' 60 s timeout
+    # above only stops a deadlock from hanging the suite. Printed for the log.
+    print(f"{PROCESSES} processes, {ok + refused} calls in {elapsed:.1f} s")
