@@ -1,6 +1,7 @@
 """The deployment configuration: presets, environment files, field-level errors."""
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -138,3 +139,20 @@ def test_names_and_exports_are_derived_from_project_and_environment() -> None:
 def test_cost_tags_carry_project_environment_and_extra_tags() -> None:
     config = DeploymentConfig(tags={"cost-center": "ml-42"})
     assert config.cost_tags == {"project": "gptoss", "environment": "dev", "cost-center": "ml-42"}
+
+
+def test_field_error_fixes_point_to_files_that_exist(tmp_path: Path) -> None:
+    # A fix that sends the user to a file the repository no longer has is no fix.
+    (tmp_path / "qa.json").write_text(
+        json.dumps({"sagemaker": {"concurrency": "many", "instance_typ": "ml.g5.xlarge"}})
+    )
+    with pytest.raises(InvalidConfigurationError) as error:
+        load_environment("qa", tmp_path)
+    repo = ENVIRONMENTS.parents[1]
+    named = {
+        path
+        for problem in error.value.problems
+        for path in re.findall(r"[\w./-]+\.(?:md|py)\b", problem.fix)
+    }
+    assert len(named) >= 1
+    assert [path for path in sorted(named) if not (repo / path).is_file()] == []

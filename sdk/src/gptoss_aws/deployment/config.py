@@ -417,11 +417,14 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
     for item in error.errors():
         field = _field_path(item["loc"])
         if item["type"] == "extra_forbidden":
-            fix = "remove it, or correct its spelling (the fields are listed in infra/README.md)"
+            fix = (
+                "remove it, or correct its spelling (the fields are listed in "
+                "docs/infrastructure.md, section Configuration)"
+            )
         elif item["type"] == "literal_error":
             fix = f"use {item.get('ctx', {}).get('expected', 'one of the allowed values')}"
         else:
-            fix = "see the field's documentation in infra/src/gptoss_infra/config.py"
+            fix = "see the field's documentation in docs/infrastructure.md, section Configuration"
         problems.append(Problem(field, f"{item['msg']} (got {item.get('input')!r})", fix))
     return problems
 
