@@ -18,6 +18,7 @@ import json
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -63,9 +64,10 @@ def aws() -> Iterator[dict[str, Any]]:
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
         ecr = boto3.client("ecr", region_name="us-east-1")
+        logs = boto3.client("logs", region_name="us-east-1")
         codebuild = boto3.client("codebuild", region_name="us-east-1")
         with Stubber(codebuild) as stub:
-            yield {"s3": s3, "ecr": ecr, "codebuild": codebuild, "stub": stub}
+            yield {"s3": s3, "ecr": ecr, "logs": logs, "codebuild": codebuild, "stub": stub}
 
 
 def clients(aws: dict[str, Any]) -> Callable[[str], Any]:
@@ -152,6 +154,36 @@ def test_a_failed_build_fails_the_gate_with_its_phase_reason_and_logs(
     assert str(error.value) == (
         f"CodeBuild build {BUILD_ID} FAILED in phase BUILD: exit status 1. Logs: {LOGS}"
     )
+
+
+def test_the_failure_carries_the_last_log_lines_the_rollback_would_delete(
+    aws: dict[str, Any],
+) -> None:
+    group, stream = "/gptoss/mirror", "build/0b1c2d3e"
+    aws["logs"].create_log_group(logGroupName=group)
+    aws["logs"].create_log_stream(logGroupName=group, logStreamName=stream)
+    lines = [
+        "local: 16 files checked, 1 problems",
+        "MISMATCH model-00001-of-00002.safetensors: sha256 1f2e, the hub says 9a8b",
+    ]
+    aws["logs"].put_log_events(
+        logGroupName=group,
+        logStreamName=stream,
+        # CloudWatch Logs rejects events older than 14 days: stamp them now.
+        logEvents=[
+            {"timestamp": int(time.time() * 1000) + i, "message": m} for i, m in enumerate(lines)
+        ],
+    )
+    expect_start(aws["stub"])
+    started = on_event(create(WEIGHTS), clients=clients(aws))
+    failed = build("FAILED")
+    failed["logs"] = {"deepLink": LOGS, "groupName": group, "streamName": stream}
+    expect_poll(aws["stub"], failed)
+    with pytest.raises(GateError) as error:
+        is_complete({**create(WEIGHTS), **started}, clients=clients(aws))
+    message = str(error.value)
+    assert "Last log lines: local: 16 files checked, 1 problems | MISMATCH model-00001" in message
+    assert message.endswith(f"Logs: {LOGS}")
 
 
 def test_a_size_mismatch_after_the_build_is_refused(aws: dict[str, Any]) -> None:

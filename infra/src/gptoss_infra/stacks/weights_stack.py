@@ -99,6 +99,7 @@ class GptOssWeightsStack(GptOssStack):
                 "Revision": self.mirror.revision if self.mirror else "uploaded",
             },
             project=self.mirror.project if self.mirror else None,
+            build_logs=self.mirror.log_group if self.mirror else None,
             encryption_key=key,
         )
         self._grant_gate_reads()

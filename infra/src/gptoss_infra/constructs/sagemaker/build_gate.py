@@ -145,8 +145,26 @@ def logs_link(build: Mapping[str, Any]) -> str:
     )
 
 
-def build_failure(build: Mapping[str, Any]) -> str:
-    """One line: which build, its state, the phase that failed and why, and its logs."""
+def log_tail(logs: Any, build: Mapping[str, Any], lines: int = 8, limit: int = 500) -> str:
+    """The build's last log lines, joined: a failed first deploy rolls the stack back and
+    deletes the build's log group with it, so the reason has to travel in the message."""
+    where = build.get("logs") or {}
+    group, stream = where.get("groupName"), where.get("streamName")
+    if logs is None or not group or not stream:
+        return ""
+    try:
+        events = logs.get_log_events(
+            logGroupName=group, logStreamName=stream, limit=lines, startFromHead=False
+        )["events"]
+    except logs.exceptions.ResourceNotFoundException:
+        return ""
+    text = " | ".join(e["message"].strip() for e in events if e["message"].strip())
+    return text[-limit:]
+
+
+def build_failure(build: Mapping[str, Any], tail: str = "") -> str:
+    """One line: which build, its state, the phase that failed and why, its last log lines
+    and its logs link."""
     failed = [
         phase for phase in build.get("phases") or [] if phase.get("phaseStatus") in FAILED_STATES
     ]
@@ -158,7 +176,8 @@ def build_failure(build: Mapping[str, Any]) -> str:
         )
         where = f" in phase {phase.get('phaseType')}" + (f": {reasons}" if reasons else "")
     state = f"CodeBuild build {build.get('id')} {build.get('buildStatus')}"
-    return f"{state}{where}. Logs: {logs_link(build)}"
+    last = f". Last log lines: {tail}" if tail else ""
+    return f"{state}{where}{last}. Logs: {logs_link(build)}"
 
 
 def _ready(props: Mapping[str, Any], s3: Any, ecr: Any) -> dict[str, str] | None:
@@ -204,7 +223,7 @@ def is_complete(event: Event, _context: Any = None, *, clients: Any = _client) -
     if status == "IN_PROGRESS":
         return {"IsComplete": False}
     if status in FAILED_STATES:
-        raise GateError(build_failure(build))
+        raise GateError(build_failure(build, log_tail(clients("logs"), build)))
     s3 = clients("s3") if props["Kind"] == "weights" else None
     ecr = clients("ecr") if props["Kind"] == "image" else None
     if props["Kind"] == "weights":

@@ -356,6 +356,7 @@ class InferenceImage(Construct):
                 "Tag": self.tag,
             },
             project=project,
+            build_logs=self.log_group,
             total_timeout=DEFAULT_GATE_TIME,
             encryption_key=encryption_key,
         )
