@@ -399,3 +399,29 @@ def test_sagemaker_windows_are_priced_at_the_hourly_price_in_force_when_they_ran
         allocator=timeline_allocator([timeline]),
     )  # fmt: skip
     assert report.total.cost_usd == Decimal("20.000000")  # all idle: no calls in the window
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "dynamodb"])
+def test_a_soft_usd_budget_counts_a_pending_call_once_it_is_priced(
+    backend: str, tmp_path: Path
+) -> None:
+    soft = Budget(name="watch", limit=Decimal(1), unit="usd", mode="soft")
+    book = PriceBook.load().with_override(
+        {"bedrock": {"gpt-oss-120b": {"us-west-2": {
+            "input_per_1m": "0.15", "output_per_1m": "0.60", "as_of": "2026-01-01"}}}}
+    )  # fmt: skip
+    with mock_aws():
+        ledger: Any
+        if backend == "dynamodb":
+            create_table("ledger", region="us-east-1")
+            ledger = DynamoDBLedger("ledger", region="us-east-1")
+        else:
+            ledger = SQLiteLedger(tmp_path / "l.sqlite3")
+        tracker = Tracker(ledger, prices=PriceBook.load(), budgets=[soft])
+        intent = CallIntent(
+            backend="bedrock", model="gpt-oss-120b", region="us-west-2", max_tokens=9
+        )
+        tracker.begin(intent).finish(Usage(prompt_tokens=1_000, completion_tokens=2_000))
+        assert ledger.budget_usage(soft).charged == 0  # pending: nothing known to count
+        ledger.price_pending(book)
+        assert ledger.budget_usage(soft).charged == COST_120B

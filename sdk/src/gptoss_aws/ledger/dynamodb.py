@@ -34,6 +34,9 @@ case``; DynamoDB applies all of it or none, so concurrent reservations from any 
 machines cannot take a counter over its limit. ``settle`` moves each counter by (actual -
 reservation) in one transaction with the call item (condition: the version read).
 
+A call whose price is pending charges no USD counter; the row remembers the USD counters of
+the budgets that covered it, and pricing it later (``fill_pending``) moves them by its cost.
+
 Unlike the SQLite ledger (where one transaction can update every budget the file has ever
 seen), a counter only holds the calls reserved under its budget: every process sharing a
 budget must pass it (load the same budgets file). A counter is created on first use from
@@ -370,19 +373,26 @@ class DynamoDBLedger(ReportsMixin):
         # a reservation alone exceeds a limit, or for a USD budget over a call with no
         # per-call price, and collects soft warnings from the counters' current figures.
         applicable: list[tuple[Budget, dict[str, str], Decimal]] = []
+        # USD budgets over a call whose price is pending: nothing to count yet, but the row
+        # remembers their counters so that pricing it later (fill_pending) counts its cost.
+        later: list[dict[str, str]] = []
         for budget in budgets:
             if not budget.applies_to(record):
                 continue
             amount = Decimal(charge.tokens) if budget.unit == "tokens" else charge.usd
             if amount is not None:
                 applicable.append((budget, self._ensure_counter(budget, record.started_at), amount))
+            elif budget.unit == "usd" and record.cost_basis == "pending":
+                later.append(dict(self._ensure_counter(budget, record.started_at), unit="usd"))
         check = self._soft_check(record, budgets)
         items: list[dict[str, Any]] = [
             {
                 "Put": {
                     "TableName": self.table_name,
                     "Item": self._call_item(
-                        record, version=1, counters=[dict(k, unit=b.unit) for b, k, _ in applicable]
+                        record,
+                        version=1,
+                        counters=[dict(k, unit=b.unit) for b, k, _ in applicable] + later,
                     ),
                     "ConditionExpression": "attribute_not_exists(pk)",
                 }
@@ -534,26 +544,16 @@ class DynamoDBLedger(ReportsMixin):
             old = self._get_call(record.id)
             if old is None or self._de.deserialize(old.get("cost_basis", {"S": ""})) != "pending":
                 return False
-            version = int(self._de.deserialize(old["version"]))
-            counters = [
-                {str(k): str(v) for k, v in c.items()}
-                for c in self._de.deserialize(old.get("counters", {"L": []}))
-            ]
             try:
-                # Tokens do not change, so no token counter moves; USD counters never held
-                # this row (it had no price when it was reserved).
-                self.client.put_item(
-                    TableName=self.table_name,
-                    Item=self._call_item(record, version=version + 1, counters=counters),
-                    ConditionExpression="#v = :v AND cost_basis = :pending",
-                    ExpressionAttributeNames={"#v": "version"},
-                    ExpressionAttributeValues={
-                        ":v": {"N": str(version)},
-                        ":pending": {"S": "pending"},
-                    },
-                )
+                # One transaction: the row (if its version is still the one read, so still
+                # pending) and the USD counters it remembered move by its new cost; token
+                # counters do not move (the tokens are the same).
+                self._replace(old, record)
                 return True
-            except self.client.exceptions.ConditionalCheckFailedException:
+            except self.client.exceptions.TransactionCanceledException as exc:
+                codes = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+                if codes[:1] != ["ConditionalCheckFailed"]:
+                    raise LedgerError(f"DynamoDB ledger {self.table_name}: {exc}") from exc
                 continue  # changed meanwhile: read again
         raise LedgerError(f"could not price call {record.id!r}: the row kept changing")
 
