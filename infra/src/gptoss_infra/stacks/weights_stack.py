@@ -60,7 +60,7 @@ class GptOssWeightsStack(GptOssStack):
             declare_retained(
                 self.artifacts,
                 reason="sagemaker.keep_weights_on_destroy: the verified weights outlive the "
-                "environment, so the next deploy skips the copy",
+                "environment (a new deployment creates its own bucket)",
             )
         else:
             self._tag_auto_delete_provider(config)

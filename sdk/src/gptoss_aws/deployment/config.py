@@ -148,8 +148,9 @@ class SageMakerConfig(_Strict):
 
     keep_weights_on_destroy: bool = False
     """Keep the weights bucket, its key and access logs when the weights stack is deleted
-    (``make destroy`` then lists them with the commands that delete them). Default:
-    ``False``: ``make destroy`` deletes them; ``make destroy-endpoint`` never touches them."""
+    (``make destroy`` then lists them with the commands that delete them); a later deploy
+    creates a new bucket and copies again. Default: ``False``: ``make destroy`` deletes them;
+    ``make destroy-endpoint`` never touches them."""
 
     mirror_weights: bool = True
     """Copy the checkpoint from Hugging Face into the weights stack's bucket
