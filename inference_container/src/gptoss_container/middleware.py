@@ -18,6 +18,7 @@ from gptoss_container.errors import error_body
 from gptoss_container.reasoning_alias import aliasing_send, reasoning_content_enabled
 from gptoss_container.request_rules import JSON_PATHS, decide
 from gptoss_container.routing import CUSTOM_ATTRIBUTES_HEADER, choose_route
+from gptoss_container.settings import DEFAULT_DRAIN_S
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,9 +29,6 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 logger = logging.getLogger("gptoss_container.middleware")
 
 DRAIN_TIMEOUT_ENV = "GPTOSS_DRAIN_TIMEOUT_SECONDS"
-# Default when the variable is missing (it is always set by `gptoss_container serve`):
-# settings.py documents the source of the shipped default.
-_FALLBACK_DRAIN_TIMEOUT_S = 30.0
 
 
 def ensure_logging() -> None:
@@ -56,7 +54,9 @@ class GptOssMiddleware:
         ensure_logging()
         self.app = app
         self.drain = drain or DrainState(
-            float(os.environ.get(DRAIN_TIMEOUT_ENV, _FALLBACK_DRAIN_TIMEOUT_S))
+            # `gptoss_container serve` always sets the variable; without it, the settings
+            # default (SageMaker's SIGTERM-to-SIGKILL grace less the engine's stop time).
+            float(os.environ.get(DRAIN_TIMEOUT_ENV, DEFAULT_DRAIN_S))
         )
         if route_by_body is None:
             # A custom invocation handler or sticky sessions live on /invocations itself
