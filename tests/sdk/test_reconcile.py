@@ -59,7 +59,13 @@ def group(keys: list[str], usd: str, quantity: str, unit: str) -> dict[str, Any]
 
 
 def answers(
-    *, input_tokens: int, output_tokens: int, input_usd: str, output_usd: str, host_usd: str
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    input_usd: str,
+    output_usd: str,
+    host_usd: str,
+    unit: str = "Tokens",
 ) -> list[dict[str, Any]]:
     """The two queued answers: by service and usage type, then Bedrock by team."""
     period = {"Start": DAY.isoformat(), "End": NEXT.isoformat()}
@@ -67,9 +73,9 @@ def answers(
         ("USW2-gpt-oss-120b-input-tokens", input_usd, str(input_tokens)),
         ("USW2-gpt-oss-120b-output-tokens", output_usd, str(output_tokens)),
     ]
-    by_service = [group(["Amazon Bedrock", u], usd, q, "Tokens") for u, usd, q in tokens]
+    by_service = [group(["Amazon Bedrock", u], usd, q, unit) for u, usd, q in tokens]
     by_service.append(group(["Amazon SageMaker", "USW2-Host:ml.p5.4xlarge"], host_usd, "24", "Hrs"))
-    by_team = [group(["gptoss:team$search", u], usd, q, "Tokens") for u, usd, q in tokens]
+    by_team = [group(["gptoss:team$search", u], usd, q, unit) for u, usd, q in tokens]
 
     def day(groups: list[dict[str, Any]]) -> dict[str, Any]:
         result = {"TimePeriod": period, "Total": {}, "Groups": groups, "Estimated": False}
@@ -270,3 +276,18 @@ def test_the_cli_prints_each_drift_and_how_fresh_the_bill_is(
     # show as instances outside the timelines.
     assert "cannot read the instances of endpoint ep" in out
     assert "instances outside the timelines" in out
+
+
+@mock_aws
+def test_a_token_unit_we_do_not_know_is_said_not_guessed(
+    ledger: SQLiteLedger, tmp_path: Path
+) -> None:
+    result = run(
+        ledger, tmp_path,
+        answers(input_tokens=10, output_tokens=20, input_usd="0.0015", output_usd="0.012",
+                host_usd="240", unit="Units"),
+    )  # fmt: skip
+    search = next(d for d in result.drifts if d.name == "team search")
+    assert search.billed_quantity == 0
+    assert search.drift_usd == 0  # the dollars still compare
+    assert "unit(s) ['Units'] is not compared as tokens" in str(result)

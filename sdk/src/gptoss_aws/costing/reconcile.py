@@ -79,8 +79,17 @@ USAGE_PREFIX_REGIONS = {
     "SAE1": "sa-east-1",
     "UGW1": "us-gov-west-1",
 }
-# Per 1M tokens, from the unit Cost Explorer reports the quantity in.
-_TOKEN_UNITS = {"tokens": Decimal(1), "token": Decimal(1), "1k tokens": Decimal(1000)}
+# Tokens per unit of the quantity Cost Explorer reports; a unit not listed leaves the billed
+# tokens uncompared (the reconciliation says so) rather than guessed.
+_TOKEN_UNITS = {
+    "tokens": Decimal(1),
+    "token": Decimal(1),
+    "1k tokens": Decimal(1000),
+    "thousand tokens": Decimal(1000),
+    "1m tokens": Decimal(1_000_000),
+    "million tokens": Decimal(1_000_000),
+    "1 million tokens": Decimal(1_000_000),
+}
 
 
 @dataclass(frozen=True)
@@ -522,11 +531,19 @@ def reconcile(
     in_window = [c for c in calls if start <= c.started_at.astimezone(UTC) < end]
     estimated = {r.day for r in bill.team_rows if r.estimated}
     drifts = _bedrock_drifts(in_window, bill, ledger_team_tag, estimated)
+    unknown_units = sorted(
+        {r.unit for r in bill.team_rows if _TOKENS.search(r.usage_type) and _tokens(r) is None}
+    )
     if price_lookup is None:
         from gptoss_aws.pricing import PriceBook
 
         price_lookup = PriceBook.load().instance_price
     sm_drifts, notes = _sagemaker_drifts(timelines, bill, start, end, price_lookup)
+    if unknown_units:
+        notes.append(
+            f"Bedrock token usage billed in unit(s) {unknown_units} is not compared as tokens "
+            "(dollars still are)"
+        )
     return Reconciliation(since, until, drifts + sm_drifts, bill, notes)
 
 
