@@ -16,7 +16,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # Spelled in pieces so this file does not match itself.
 NOTES_FILE = re.compile("REFERENCE" + r"\.md", re.IGNORECASE)
-# ../shared, ../../shared, or the absolute path of the folder beside the checkout.
+# The folder beside the checkout, however many "../" lead to it, or its absolute path.
 OUTSIDE = re.compile(r"(?:\.\./)+" + "shared" + r"\b|/work/" + "shared" + r"\b")
 
 
