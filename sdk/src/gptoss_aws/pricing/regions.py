@@ -5,8 +5,9 @@ Bedrock serves both gpt-oss models in-region in these 12 commercial regions (Ama
 user guide, "Supported foundation models in Amazon Bedrock", docs.aws.amazon.com/bedrock/
 latest/userguide/models-supported.html, OpenAI rows) and in AWS GovCloud (US) (AWS Machine
 Learning blog, "Run NVIDIA Nemotron and OpenAI GPT OSS models on Amazon Bedrock in AWS
-GovCloud (US)"; model id ``us-gov.openai.gpt-oss-120b-1:0``). The blog names the partition;
-us-gov-west-1 is the GovCloud region Bedrock runs in (Bedrock endpoints and quotas page).
+GovCloud (US)"; model id ``us-gov.openai.gpt-oss-120b-1:0``). The blog names the partition,
+not a region: us-gov-west-1 (GovCloud US-West) is listed; us-gov-east-1 is left out until a
+source names it (deployments there pass with allow_unlisted_regions).
 At run time ListFoundationModels in the region is the truth; this table is what we check
 configurations and prices against before anything is deployed.
 """
