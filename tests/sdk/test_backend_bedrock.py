@@ -548,3 +548,47 @@ def test_real_tracker_prices_a_streamed_call_exactly_and_records_an_abandoned_on
     assert aborted.cost_usd is not None
     assert aborted.cost_usd > 0
     assert tracker.ledger.query(status="reserved") == []
+
+
+def test_team_profile_discovery_reads_every_page_of_profiles() -> None:
+    from gptoss_aws.backends.bedrock import discover_team_profiles
+
+    model_arn = "arn:aws:bedrock:us-west-2::foundation-model/openai.gpt-oss-120b-1:0"
+
+    def summary(name: str) -> dict[str, Any]:
+        arn = f"arn:aws:bedrock:us-west-2:123456789012:application-inference-profile/{name}"
+        return {
+            "inferenceProfileName": name, "inferenceProfileArn": arn,
+            "inferenceProfileId": name, "status": "ACTIVE", "type": "APPLICATION",
+            "models": [{"modelArn": model_arn}],
+        }  # fmt: skip
+
+    control = boto3.client("bedrock", region_name="us-west-2")
+    with Stubber(control) as stub:
+        # ListInferenceProfiles answers in pages: the second team is on the second page.
+        stub.add_response(
+            "list_inference_profiles",
+            {"inferenceProfileSummaries": [summary("search01")], "nextToken": "page-2"},
+            {"typeEquals": "APPLICATION"},
+        )
+        stub.add_response(
+            "list_tags_for_resource",
+            {"tags": [{"key": "gptoss:team", "value": "search"}]},
+            {"resourceARN": summary("search01")["inferenceProfileArn"]},
+        )
+        stub.add_response(
+            "list_inference_profiles",
+            {"inferenceProfileSummaries": [summary("ads01")]},
+            {"typeEquals": "APPLICATION", "nextToken": "page-2"},
+        )
+        stub.add_response(
+            "list_tags_for_resource",
+            {"tags": [{"key": "gptoss:team", "value": "ads"}]},
+            {"resourceARN": summary("ads01")["inferenceProfileArn"]},
+        )
+        found = discover_team_profiles(control, "openai.gpt-oss-120b-1:0")
+        stub.assert_no_pending_responses()
+    assert found == {
+        "search": summary("search01")["inferenceProfileArn"],
+        "ads": summary("ads01")["inferenceProfileArn"],
+    }

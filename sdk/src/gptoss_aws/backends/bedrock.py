@@ -253,9 +253,8 @@ def discover_team_profiles(
     and carry ``tag_key`` (the stack creates one per team, tagged ``gptoss:team``):
     ListInferenceProfiles(typeEquals=APPLICATION), then ListTagsForResource per profile."""
     found: dict[str, str] = {}
-    request: dict[str, Any] = {"typeEquals": "APPLICATION"}
-    while True:
-        page = bedrock.list_inference_profiles(**request)
+    pages = bedrock.get_paginator("list_inference_profiles").paginate(typeEquals="APPLICATION")
+    for page in pages:
         for profile in page.get("inferenceProfileSummaries", []):
             arns = [m.get("modelArn", "") for m in profile.get("models", [])]
             if not any(arn.endswith("/" + model_id) for arn in arns):
@@ -265,10 +264,7 @@ def discover_team_profiles(
             for tag in tags:
                 if tag.get("key") == tag_key and tag.get("value"):
                     found[tag["value"]] = arn
-        token = page.get("nextToken")
-        if not token:
-            return found
-        request["nextToken"] = token
+    return found
 
 
 def converse_request(
