@@ -220,3 +220,30 @@ def test_allocations_plus_idle_equal_the_billed_cost_of_any_measured_timeline(
     idle = [line for line in lines if line.kind == "idle"]
     if all(r.prompt_tokens + r.completion_tokens == 0 for r in records):
         assert idle[0].usd == window_cost.usd  # no calls (or no weight): all of it is idle
+
+
+def test_scaling_activities_are_read_from_every_page() -> None:
+    from gptoss_aws.costing.capacity import scaling_changes
+
+    t0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    request = {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": "endpoint/ep/variant/main",
+        "ScalableDimension": VARIANT_DIMENSION,
+    }
+    client = boto3.client("application-autoscaling", region_name="us-east-1")
+    with Stubber(client) as stub:
+        # DescribeScalingActivities answers newest first, in pages.
+        stub.add_response(
+            "describe_scaling_activities",
+            {"ScalingActivities": [activity(t0 + timedelta(hours=2), 4)], "NextToken": "p2"},
+            request,
+        )
+        stub.add_response(
+            "describe_scaling_activities",
+            {"ScalingActivities": [activity(t0 + timedelta(hours=1), 2)]},
+            {**request, "NextToken": "p2"},
+        )
+        changes = scaling_changes(client, "ep", "main", t0 + timedelta(hours=3))
+        stub.assert_no_pending_responses()
+    assert changes == [(t0 + timedelta(hours=1), 2), (t0 + timedelta(hours=2), 4)]

@@ -235,14 +235,13 @@ def scaling_changes(
     """(time it took effect, new instance count) of each successful scaling activity of the
     variant, oldest first, up to ``until`` (now: the whole history is needed to check it
     against the count DescribeEndpoint reports)."""
-    request: dict[str, Any] = {
-        "ServiceNamespace": "sagemaker",
-        "ResourceId": f"endpoint/{endpoint}/variant/{variant}",
-        "ScalableDimension": VARIANT_DIMENSION,
-    }
+    pages = autoscaling_client.get_paginator("describe_scaling_activities").paginate(
+        ServiceNamespace="sagemaker",
+        ResourceId=f"endpoint/{endpoint}/variant/{variant}",
+        ScalableDimension=VARIANT_DIMENSION,
+    )
     changes: list[tuple[datetime, int]] = []
-    while True:
-        page = autoscaling_client.describe_scaling_activities(**request)
+    for page in pages:
         for activity in page.get("ScalingActivities", []):
             if activity.get("StatusCode") != "Successful":
                 continue  # failed, cancelled or still running: the count did not change
@@ -252,10 +251,6 @@ def scaling_changes(
             at = activity.get("EndTime") or activity["StartTime"]
             if at <= until:
                 changes.append((at.astimezone(UTC), int(match.group(1))))
-        token = page.get("NextToken")
-        if not token:
-            break
-        request["NextToken"] = token
     return sorted(changes)
 
 
