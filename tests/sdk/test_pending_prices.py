@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
@@ -355,7 +356,17 @@ def test_refresh_prices_pending_rows_and_says_what_changed(
         ["prices", "refresh", "--region", "us-west-2", "--region", "us-east-1",
          "--model", "gpt-oss-120b", "--instance-type", "ml.p5.4xlarge"]
     )  # fmt: skip
-    prices_cmd.run_refresh(args, pricing_client=Pricing())
+    # A real Price List client (so its paginator runs), answered by Pricing before any
+    # request is sent: botocore's before-call event, the hook Stubber itself uses.
+    pricing = boto3.client("pricing", region_name="us-east-1")
+
+    def answer(params: dict[str, Any], **_: Any) -> tuple[AWSResponse, dict[str, Any]]:
+        response = AWSResponse("", 200, HTTPHeaders(), None)
+        return response, Pricing().get_products(**json.loads(params["body"]))
+
+    # The stubs type every handler as returning None; a before-call handler returns the answer.
+    pricing.meta.events.register("before-call.pricing.GetProducts", cast(Any, answer))
+    prices_cmd.run_refresh(args, pricing_client=pricing)
     out = capsys.readouterr().out
     assert (
         "CHANGED: bedrock gpt-oss-120b us-east-1: 0.16/0.64 per 1M in/out now, bundled "

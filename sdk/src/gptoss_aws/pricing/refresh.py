@@ -174,17 +174,16 @@ def _attributes(document: Mapping[str, Any]) -> Mapping[str, str]:
 def get_products(
     client: Any, service_code: str, filters: Mapping[str, str], problems: list[Finding]
 ) -> Iterator[dict[str, Any]]:
-    """Every product matching TERM_MATCH ``filters``, following NextToken to the end."""
-    request: dict[str, Any] = {
-        "ServiceCode": service_code,
-        "Filters": [
+    """Every product matching TERM_MATCH ``filters``, on every page."""
+    pages = client.get_paginator("get_products").paginate(
+        ServiceCode=service_code,
+        Filters=[
             {"Type": "TERM_MATCH", "Field": name, "Value": value} for name, value in filters.items()
         ],
-        "FormatVersion": "aws_v1",
-        "MaxResults": 100,
-    }
-    while True:
-        response = client.get_products(**request)
+        FormatVersion="aws_v1",
+        PaginationConfig={"PageSize": 100},
+    )
+    for response in pages:
         for index, text in enumerate(response.get("PriceList", [])):
             try:
                 document = json.loads(text) if isinstance(text, str) else text
@@ -195,10 +194,6 @@ def get_products(
                 problems.append(Finding(service_code, f"PriceList[{index}]", "not an object"))
                 continue
             yield document
-        token = response.get("NextToken")
-        if not token:
-            return
-        request["NextToken"] = token
 
 
 def _squash(name: str) -> str:
