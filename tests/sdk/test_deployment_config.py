@@ -156,3 +156,13 @@ def test_field_error_fixes_point_to_files_that_exist(tmp_path: Path) -> None:
     }
     assert len(named) >= 1
     assert [path for path in sorted(named) if not (repo / path).is_file()] == []
+
+
+def test_a_configuration_error_is_a_gptoss_error_and_still_a_value_error(tmp_path: Path) -> None:
+    from gptoss_aws.errors import GptOssError
+
+    (tmp_path / "qa.json").write_text(json.dumps({"region": "mars-1"}))
+    with pytest.raises(GptOssError) as error:  # one `except` for everything the SDK raises
+        load_environment("qa", tmp_path)
+    assert isinstance(error.value, InvalidConfigurationError)
+    assert isinstance(error.value, ValueError)  # what `except ValueError` callers relied on

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from gptoss_aws.errors import GptOssError
 from gptoss_aws.models import ModelSpec, get_model
 
 ModelName = Literal["gpt-oss-120b", "gpt-oss-20b"]
@@ -45,8 +46,10 @@ class Problem:
         return f"{self.field}: {self.message}. Fix: {self.fix}"
 
 
-class InvalidConfigurationError(ValueError):
-    """Every problem found in a configuration, reported together."""
+class InvalidConfigurationError(GptOssError, ValueError):
+    """Every problem found in a configuration, reported together.
+
+    A GptOssError like everything the SDK raises; still a ValueError, as it was first."""
 
     def __init__(self, source: str, problems: list[Problem]) -> None:
         self.source = source
