@@ -405,3 +405,19 @@ def test_the_async_client_sends_and_records_the_tier_too(ledger: SQLiteLedger) -
     assert reply.service_tier == "flex"
     [row] = ledger.query()
     assert (row.service_tier, row.cost_usd) == ("flex", cost(1_000, 2_000, "0.075", "0.30"))
+
+
+def test_the_openai_compatible_body_carries_service_tier_in_aws_names() -> None:
+    from gptoss_aws.backends.base import build_request
+
+    def body(tier: str | None) -> dict[str, Any]:
+        request = build_request(
+            messages=HI, stream=False, model=None, reasoning_effort=None, tools=None,
+            tool_choice=None, max_tokens=None, temperature=None, extra_body=None,
+            service_tier=tier,
+        )  # fmt: skip
+        return request.openai_body("openai.gpt-oss-120b")
+
+    assert body("standard")["service_tier"] == "default"
+    assert body("priority")["service_tier"] == "priority"
+    assert "service_tier" not in body(None)
