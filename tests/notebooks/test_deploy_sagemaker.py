@@ -255,8 +255,15 @@ def test_inference_components_plan() -> None:
         "number_of_accelerator_devices_required": 1,
         "min_memory_required_in_mb": 32768,
     }
-    assert component["runtime_config"] == {"copy_count": 1}
-    assert any("autoscaling (1-8 copies)" in note for note in plan.notes)
+    # The preset's copies (2-7: a rolling batch of one copy is 50%, within SageMaker's
+    # bounds, and the eighth GPU takes the update's new copy), as the CDK stack creates them.
+    sm = ic.sagemaker
+    assert sm is not None
+    assert (sm.min_copies, sm.max_copies) == (2, 7)
+    assert component["runtime_config"] == {"copy_count": 2}
+    assert any("autoscaling (2-7 copies)" in note for note in plan.notes)
+    # The host AMI belongs to the variant, whatever the components on it.
+    assert variant["inference_ami_version"] == "al2023-ami-sagemaker-inference-gpu-4-1"
 
 
 def test_instance_types_without_nvme_get_the_cdk_volume(monkeypatch: pytest.MonkeyPatch) -> None:
