@@ -10,9 +10,10 @@ vLLM's worker start-up; with it the container stops at once with one line naming
 versions and the AMI that fixes it.
 
 The driver version comes from ``nvidia-smi`` (the kernel module's version, which is what
-decides), not from ``cuDriverGetVersion``: the image runs ``ldconfig`` on its CUDA compat
-directory, so libcuda may be the image's forward-compatibility copy and report the runtime's
-own version whatever the host has.
+decides), not from ``cuDriverGetVersion``: the image puts its CUDA compat directory on the
+loader path (``ldconfig`` in vLLM's docker/Dockerfile; ``VLLM_ENABLE_CUDA_COMPATIBILITY``,
+vllm #33992), so libcuda may be the image's forward-compatibility copy and report the
+runtime's own version whatever the host has.
 """
 
 from __future__ import annotations
