@@ -27,7 +27,7 @@ TOOL_ENDPOINT = "gptoss-tool"
 SERVED_NAME = "gpt-oss-20b"
 # A short context bounds what one fuzzed request can make the CPU engine generate (the
 # scripted replies need under 40 tokens).
-MAX_MODEL_LEN = 1024
+MAX_MODEL_LEN = 512
 # Lines the fuzz and load tests report at the end of the run.
 SUMMARIES: list[str] = []
 

@@ -71,7 +71,7 @@ def run(
     examples: int,
     seed: int = 9,
     phases: str = "fuzzing",
-    request_timeout: float = 60.0,
+    request_timeout: float = 120.0,
     workers: int = 2,
     st: str | None = None,
 ) -> FuzzReport:
