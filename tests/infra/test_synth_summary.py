@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import stated_prices
 from conftest import REPO, Synthesized
 
 from gptoss_aws.pricing.catalog import PriceBook
@@ -138,11 +139,20 @@ def test_bedrock_only_has_no_hourly_cost_and_prices_tokens(
     summaries: dict[str, AssemblySummary],
 ) -> None:
     summary = summaries["bedrock-only"]
+    # The bundled catalog has no Bedrock price (no AWS primary source): each token line says
+    # it is missing rather than show a figure.
     est = estimate(summary, bundled_price_book())
     assert est.lines == []
     assert {(t.model, t.input_per_1m) for t in est.tokens} == {
-        ("openai.gpt-oss-120b-1:0", Decimal("0.15")),
-        ("openai.gpt-oss-20b-1:0", Decimal("0.07")),
+        ("openai.gpt-oss-120b-1:0", None),
+        ("openai.gpt-oss-20b-1:0", None),
+    }
+    assert all("no Bedrock price" in (t.unpriced_reason or "") for t in est.tokens)
+    # With a price (here one the test states, as an override would), the lines carry it.
+    est = estimate(summary, bundled_price_book().with_override(stated_prices.document()))
+    assert {(t.model, t.input_per_1m) for t in est.tokens} == {
+        ("openai.gpt-oss-120b-1:0", stated_prices.INPUT_120B),
+        ("openai.gpt-oss-20b-1:0", Decimal(stated_prices.FIGURES["gpt-oss-20b"][0])),
     }
     assert "no hourly resources (Bedrock is billed per token)" in render(summary, est)
 

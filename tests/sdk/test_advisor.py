@@ -6,18 +6,18 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import stated_prices
 
 from gptoss_aws.costing import THROUGHPUT_ANCHORS, InstanceTimeline, Throughput, advise
 from gptoss_aws.errors import ConfigurationError, UnpricedError
-from gptoss_aws.pricing import PriceBook
 from gptoss_aws.types import CallRecord
 
 T0 = datetime(2026, 11, 2, tzinfo=UTC)
 DAY = timedelta(days=1)
 
-# The bundled catalog holds only primary-source prices (no ml.p5.4xlarge hosting price):
-# the advisor's arithmetic is tested on a stated hourly figure on top of it.
-BOOK = PriceBook.load().with_override(
+# The bundled catalog holds only primary-source prices (no Bedrock price, no ml.p5.4xlarge
+# hosting price): the advisor's arithmetic is tested on stated figures on top of it.
+BOOK = stated_prices.book().with_override(
     {"sagemaker": {"ml.p5.4xlarge": {"us-east-1": {"usd_per_hour": "7.912", "source": "test"}}}}
 )
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import stated_prices
 
 from gptoss_aws.cli_commands import advise as advise_cmd
 from gptoss_aws.costing import InstanceTimeline
@@ -49,9 +50,12 @@ def test_advise_reads_the_ledger_and_prints_the_summary(
         ledger.record(_record(minute))
     ledger.record(_record(60 * 25))  # outside the window
     ledger.close()
-    # The bundled catalog has no ml.p5.4xlarge hosting price (no primary source): state one.
+    # The bundled catalog has no Bedrock price and no ml.p5.4xlarge hosting price (no primary
+    # source for either): the test states them.
     prices = tmp_path / "prices.toml"
-    prices.write_text('[sagemaker."ml.p5.4xlarge".us-east-1]\nusd_per_hour = "7.912"\n')
+    prices.write_text(
+        stated_prices.toml() + '[sagemaker."ml.p5.4xlarge".us-east-1]\nusd_per_hour = "7.912"\n'
+    )
     args = _parse(
         "advise",
         "--prices-file",
@@ -93,7 +97,9 @@ def test_advise_with_an_endpoint_uses_its_timeline(
         return [timeline]
 
     prices = tmp_path / "prices.toml"
-    prices.write_text('[sagemaker."ml.g4dn.xlarge".us-east-1]\nusd_per_hour = "0.7364"\n')
+    prices.write_text(
+        stated_prices.toml() + '[sagemaker."ml.g4dn.xlarge".us-east-1]\nusd_per_hour = "0.7364"\n'
+    )
     args = _parse(
         "advise",
         "--since",
@@ -126,7 +132,8 @@ def test_advise_errors_are_printed_not_raised(capsys: pytest.CaptureFixture[str]
     )
     assert code == 2
     err = capsys.readouterr().err
-    assert "no Bedrock price for model 'gpt-oss-120b' in region 'eu-north-1'" in err
+    assert "no Bedrock price for model 'gpt-oss-120b'" in err
+    assert "gptoss-aws prices refresh --region eu-north-1" in err
 
 
 def test_advise_rejects_bad_arguments(capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from decimal import Decimal
 from typing import Any
 
 import boto3
 import pytest
+import stated_prices
 from botocore.exceptions import EventStreamError
 from botocore.stub import Stubber
 from test_backend_vllm_replay import (
@@ -523,14 +523,16 @@ def test_real_tracker_prices_a_streamed_call_exactly_and_records_an_abandoned_on
     runtime: tuple[Any, Stubber],
 ) -> None:
     client, stub = runtime
-    tracker = Tracker()  # the default SQLite ledger, in the test's GPTOSS_AWS_HOME
+    # The default SQLite ledger, in the test's GPTOSS_AWS_HOME; no Bedrock price is bundled,
+    # so the test states the one it checks against.
+    tracker = Tracker(prices=stated_prices.book())
     gpt = GptOss.bedrock(runtime_client=client, tracker=tracker, tags={"team": "search"})
     stub.add_response("converse_stream", {"stream": chat_events(), "ResponseMetadata": META})
     stub.add_response("converse_stream", {"stream": chat_events(), "ResponseMetadata": META})
 
     chunks = list(gpt.chat.completions.create(messages=HELLO, stream=True, max_tokens=512))
-    # Bundled us-east-1 price: $0.15 per 1M input tokens, $0.60 per 1M output tokens.
-    expected = (68 * Decimal("0.15") + 29 * Decimal("0.60")) / 1_000_000
+    # The stated us-east-1 price: $0.15 per 1M input tokens, $0.60 per 1M output tokens.
+    expected = (68 * stated_prices.INPUT_120B + 29 * stated_prices.OUTPUT_120B) / 1_000_000
     assert chunks[-1].cost is not None
     assert chunks[-1].cost.usd == expected
 

@@ -6,12 +6,13 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+import stated_prices
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gptoss_aws.costing import token_cost, usage_of, usd_text
 from gptoss_aws.errors import ConfigurationError
-from gptoss_aws.pricing import PriceBook, TokenPrice
+from gptoss_aws.pricing import TokenPrice
 from gptoss_aws.types import CallRecord, Usage
 
 PRICE = TokenPrice(
@@ -45,8 +46,8 @@ def test_reasoning_tokens_are_billed_as_output_and_not_twice() -> None:
     assert all_reasoning.usd > 0
 
 
-def test_the_bundled_price_costs_a_real_call() -> None:
-    price = PriceBook.load().token_price("openai.gpt-oss-120b-1:0", "us-east-1")
+def test_a_catalog_price_costs_a_real_call() -> None:
+    price = stated_prices.book().token_price("openai.gpt-oss-120b-1:0", "us-east-1")
     cost = token_cost(
         Usage(prompt_tokens=1_234, completion_tokens=5_678, reasoning_tokens=4_000), price
     )

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import boto3
+import stated_prices
 from botocore.stub import ANY, Stubber
 
 from gptoss_aws import GptOss, open_ledger
@@ -28,7 +28,7 @@ ANSWER: dict[str, Any] = {
 }
 
 
-def test_a_bedrock_call_is_priced_and_lands_in_the_default_ledger_without_setup() -> None:
+def test_a_bedrock_call_lands_in_the_default_ledger_without_setup_and_is_priced_later() -> None:
     runtime = boto3.client("bedrock-runtime", region_name="us-east-1")
     with Stubber(runtime) as stub:
         stub.add_response(
@@ -48,17 +48,25 @@ def test_a_bedrock_call_is_priced_and_lands_in_the_default_ledger_without_setup(
         answer = client.chat.completions.create(
             messages=[{"role": "user", "content": "Hi"}], max_tokens=2_048
         )
-    # Bundled us-east-1 price: $0.15 / $0.60 per 1M tokens in / out.
-    expected = Decimal("1000") * Decimal("0.15") / 10**6 + Decimal("2000") * Decimal("0.60") / 10**6
+    # No Bedrock price is bundled (no AWS primary source states one offline): the call goes
+    # ahead and its row keeps the tokens with the cost pending, never $0.
     assert answer.cost is not None
-    assert answer.cost.usd == expected
-    [row] = open_ledger().query()
-    assert (row.id, row.cost_usd, row.tags, row.status) == (
+    assert (answer.cost.usd, answer.cost.basis) == (None, "pending")
+    assert answer.cost.fix == "gptoss-aws prices refresh --region us-east-1"
+    ledger = open_ledger()
+    [row] = ledger.query()
+    assert (row.id, row.cost_usd, row.tags, row.status, row.prompt_tokens) == (
         answer.call_id,
-        expected,
+        None,
         {"team": "search"},
         "ok",
+        1_000,
     )
+    # Once a price exists (here one the test states), the row is priced retroactively.
+    ledger.price_pending(stated_prices.book("us-east-1"))
+    [row] = ledger.query()
+    expected = (1_000 * stated_prices.INPUT_120B + 2_000 * stated_prices.OUTPUT_120B) / 10**6
+    assert (row.cost_basis, row.cost_usd) == ("per_token", expected)
 
 
 def test_an_unpriced_openai_compatible_server_and_tracker_none_are_not_tracked() -> None:

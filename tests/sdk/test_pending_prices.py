@@ -15,6 +15,7 @@ from typing import Any, cast
 
 import boto3
 import pytest
+import stated_prices
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
@@ -321,8 +322,15 @@ def test_refresh_prices_pending_rows_and_says_what_changed(
 ) -> None:
     from gptoss_aws.cli_commands import prices as prices_cmd
 
-    bedrock_call(region="us-east-1")  # bundled price: settled now, not pending
-    bedrock_call()  # us-west-2: pending
+    # An earlier refresh cached a us-east-1 price (no Bedrock price is bundled): that call
+    # is settled now, not pending; the us-west-2 one is pending.
+    from gptoss_aws.pricing.cache import write_cache
+    from gptoss_aws.pricing.records import parse_tables
+
+    earlier = parse_tables(stated_prices.document("us-east-1"), layer="cache", origin="test")
+    write_cache(earlier)
+    bedrock_call(region="us-east-1")
+    bedrock_call()
 
     class Pricing:
         """The Price List answers: us-west-2 at 0.16/0.64 per 1M (per 1K in the offer)."""
@@ -369,7 +377,7 @@ def test_refresh_prices_pending_rows_and_says_what_changed(
     prices_cmd.run_refresh(args, pricing_client=pricing)
     out = capsys.readouterr().out
     assert (
-        "CHANGED: bedrock gpt-oss-120b us-east-1: 0.16/0.64 per 1M in/out now, bundled "
+        "CHANGED: bedrock gpt-oss-120b us-east-1: 0.16/0.64 per 1M in/out now, cached "
         "0.15/0.6 per 1M in/out" in out
     )
     assert "Priced 1 pending call(s)" in out
@@ -379,7 +387,7 @@ def test_refresh_prices_pending_rows_and_says_what_changed(
     # The flex tier's rates were read too, as a tier price of their own.
     flex = PriceBook.load().token_price("gpt-oss-120b", "us-west-2", "flex")
     assert (flex.input_per_1m, flex.output_per_1m) == (Decimal("0.08"), Decimal("0.32"))
-    # The us-east-1 call was settled at the bundled price in force then; it stays so.
+    # The us-east-1 call was settled at the cached price in force then; it stays so.
     east = next(r for r in open_ledger().query() if r.region == "us-east-1")
     assert east.cost_usd == COST_120B
 

@@ -9,11 +9,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import stated_prices
 
 from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.pricing import PriceBook, canonical_model
 from gptoss_aws.pricing.cache import cache_path, data_home, write_cache
 from gptoss_aws.pricing.catalog import load_bundled
+from gptoss_aws.pricing.provenance import primary_urls
 from gptoss_aws.pricing.records import PriceTables, parse_tables
 
 
@@ -52,12 +54,11 @@ def test_every_bundled_price_has_a_source_a_date_and_is_not_zero() -> None:
     entries = [p for r in tables.bedrock.values() for p in r.values()] + [
         p for r in tables.sagemaker.values() for p in r.values()
     ]
-    assert len(entries) >= 3
+    assert entries
     for price in entries:
-        assert price.source.strip()
-        # Bundled only with a primary AWS source (offer file / pricing page): no third-party
-        # price tables, nothing "uncertain".
-        assert "AWS Price List offer file" in price.source
+        # Bundled only with a primary AWS source (offer file / pricing page) cited by URL: no
+        # third-party price tables or quotations (test_price_sources checks the rule itself).
+        assert primary_urls(price.source), price.source
         assert "third-party" not in price.source
         assert date(2026, 1, 1) <= price.as_of <= date(2026, 12, 31)
         assert price.layer == "bundled"
@@ -70,15 +71,22 @@ def test_every_bundled_price_has_a_source_a_date_and_is_not_zero() -> None:
             assert ip.usd_per_hour > 0
 
 
-def test_bundled_gpt_oss_prices_are_the_sourced_figures() -> None:
+def test_the_bundled_catalog_holds_only_primary_source_prices() -> None:
     book = PriceBook.load()
-    big = book.token_price("gpt-oss-120b", "us-east-1")
-    assert (big.input_per_1m, big.output_per_1m) == (Decimal("0.15"), Decimal("0.60"))
-    assert "litellm PR #39866" in big.source
-    small = book.token_price("gpt-oss-20b", "us-east-1")
-    assert (small.input_per_1m, small.output_per_1m) == (Decimal("0.07"), Decimal("0.30"))
-    assert book.instance_price("ml.g6e.2xlarge", "us-east-1").as_of == date(2026, 9, 20)
-    # The third-party hosting table is gone: those prices are pending until refreshed.
+    g6e = book.instance_price("ml.g6e.2xlarge", "us-east-1")
+    assert (g6e.usd_per_hour, g6e.as_of) == (Decimal("2.8026"), date(2026, 9, 20))
+    assert primary_urls(g6e.source) == [
+        "https://pricing.us-east-1.amazonaws.com/offers/v1.0/aws/AmazonSageMaker/current/"
+        "us-east-1/index.json"
+    ]
+    # No AWS primary document stating a Bedrock gpt-oss price could be read (the pricing page
+    # renders its figures client-side); the one second-hand figure (a quotation of the offer
+    # file in a LiteLLM pull request) is gone: Bedrock is pending until refreshed.
+    for model in ("gpt-oss-120b", "gpt-oss-20b"):
+        with pytest.raises(UnpricedError) as caught:
+            book.token_price(model, "us-east-1")
+        assert caught.value.fix == "gptoss-aws prices refresh --region us-east-1"
+    # The third-party hosting table is gone too: those prices are pending until refreshed.
     with pytest.raises(UnpricedError) as caught:
         book.instance_price("ml.p5.4xlarge", "us-east-1")
     assert caught.value.fix == "gptoss-aws prices refresh --region us-east-1"
@@ -98,8 +106,8 @@ def test_bundled_gpt_oss_prices_are_the_sourced_figures() -> None:
 )
 def test_every_name_of_a_model_finds_its_price(name: str) -> None:
     assert canonical_model(name) == "gpt-oss-120b"
-    price = PriceBook.load().token_price(name, "us-east-1")
-    assert price.output_per_1m == Decimal("0.60")
+    price = stated_prices.book().token_price(name, "us-east-1")
+    assert price.output_per_1m == stated_prices.OUTPUT_120B
 
 
 def test_global_profiles_are_not_assumed_to_cost_the_regional_price() -> None:
@@ -115,7 +123,7 @@ def test_an_unresolved_application_profile_arn_says_to_resolve_it() -> None:
 
 def test_a_missing_region_is_an_error_naming_the_region_and_the_fixes() -> None:
     with pytest.raises(UnpricedError) as caught:
-        PriceBook.load().token_price("gpt-oss-120b", "ap-southeast-2")
+        stated_prices.book("us-east-1").token_price("gpt-oss-120b", "ap-southeast-2")
     message = str(caught.value)
     assert "'ap-southeast-2'" in message
     assert "priced only in us-east-1" in message
@@ -149,7 +157,7 @@ def test_the_cache_beats_the_bundled_catalog(tmp_path: Path) -> None:
     assert price.layer == "cache"
     assert price.source.startswith("AWS Price List API 2026-11-20")
     # Entries the cache does not hold still come from the bundled catalog.
-    assert book.token_price("gpt-oss-20b", "us-east-1").layer == "bundled"
+    assert book.instance_price("ml.g6e.2xlarge", "us-east-1").layer == "bundled"
 
 
 def test_the_default_cache_lives_under_gptoss_aws_home() -> None:
@@ -274,7 +282,7 @@ def test_write_cache_round_trips_exactly(tmp_path: Path) -> None:
 
 
 def test_rows_list_the_winning_price_per_region() -> None:
-    book = PriceBook.load().with_override(
+    book = stated_prices.book().with_override(
         {"sagemaker": {"ml.p5.4xlarge": {"us-east-1": {"usd_per_hour": "5"}}}}
     )
     rows = list(book.rows(region="us-east-1"))

@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 import pytest
+import stated_prices
 from botocore.stub import Stubber
 from test_pricing_refresh import bedrock_token, fm_request, sagemaker_hosting, sagemaker_request
 
@@ -21,8 +22,17 @@ def _parse(*argv: str) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def test_list_prints_a_table_with_source_and_date(capsys: pytest.CaptureFixture[str]) -> None:
+def test_list_prints_a_table_with_source_and_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = _parse("prices", "list", "--region", "us-east-1")
+    assert args.func(args) == 0
+    bundled_only = capsys.readouterr().out
+    # No Bedrock price is bundled (no primary source): only the offer-file hosting price.
+    assert "gpt-oss" not in bundled_only
+    stated = tmp_path / "stated.toml"
+    stated.write_text(stated_prices.toml())
+    args = _parse("prices", "list", "--region", "us-east-1", "--prices-file", str(stated))
     assert args.func(args) == 0
     out = capsys.readouterr().out
     header, *rows = out.splitlines()
@@ -41,12 +51,15 @@ def test_list_prints_a_table_with_source_and_date(capsys: pytest.CaptureFixture[
     big = next(r for r in rows if "gpt-oss-120b" in r)
     assert "0.15 / 0.6" in big
     assert "USD per 1M tokens in / out" in big
-    assert "2026-11-27" in big
-    assert "litellm PR #39866" in big
+    assert "override" in big
+    assert stated_prices.AS_OF in big
+    assert stated_prices.SOURCE in big
     g6e = next(r for r in rows if r.startswith("sagemaker  ml.g6e.2xlarge "))
     assert "2.8026" in g6e
     assert "USD per instance-hour" in g6e
+    assert "bundled" in g6e
     assert "2026-09-20" in g6e
+    assert "AWS Price List offer file AmazonSageMaker" in g6e
     assert not any("ml.p5.4xlarge" in r for r in rows)  # no primary source: not bundled
 
 

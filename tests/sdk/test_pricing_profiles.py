@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
 import boto3
 import pytest
+import stated_prices
 from botocore.stub import Stubber
 
 from gptoss_aws.errors import NotFoundError, UnpricedError
@@ -67,7 +67,8 @@ def test_a_profile_resolves_to_its_model_and_is_priced() -> None:
     assert model_id == "openai.gpt-oss-120b-1:0"
     region = inference_profile_region(ARN)
     assert region == "us-east-1"
-    assert PriceBook.load().token_price(model_id, region).output_per_1m == Decimal("0.60")
+    book = PriceBook.load().with_override(stated_prices.document(region))
+    assert book.token_price(model_id, region).output_per_1m == stated_prices.OUTPUT_120B
 
 
 def test_the_answer_is_cached_so_bedrock_is_asked_once() -> None:

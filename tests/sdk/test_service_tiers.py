@@ -270,12 +270,16 @@ def test_a_tiered_call_costs_its_tokens_times_that_tiers_price(
 def test_every_tier_and_region_has_a_sourced_price_or_is_pending_with_its_fix(
     tier: str, region: str, model: str
 ) -> None:
+    from gptoss_aws.pricing.provenance import primary_urls
+
     tracker_pricing = _shared_tracker().token_pricing(model, region, tier)
     if tracker_pricing.token_price is not None:
         price = tracker_pricing.token_price
         assert price.source
         assert price.as_of
         assert "third-party" not in price.source
+        if price.layer == "bundled":  # bundled: an AWS primary document, cited by URL
+            assert primary_urls(price.source)
         assert price.input_per_1m > 0
         assert price.output_per_1m > 0
     else:

@@ -12,6 +12,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import stated_prices
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -120,10 +121,17 @@ def test_a_bedrock_call_reserves_its_worst_case_and_settles_its_exact_cost(
     assert row.tags == {"team": "search"}
 
 
-def test_the_bundled_price_book_prices_bedrock(ledger: SQLiteLedger) -> None:
+def test_a_real_price_book_prices_bedrock(ledger: SQLiteLedger) -> None:
+    tracker = Tracker(ledger, prices=stated_prices.book())
+    cost = tracker.begin(bedrock()).finish(Usage(prompt_tokens=1_000_000, completion_tokens=0))
+    assert cost.usd == stated_prices.INPUT_120B
+
+
+def test_the_bundled_price_book_leaves_bedrock_pending(ledger: SQLiteLedger) -> None:
+    # No Bedrock price is bundled (no primary source): the call's cost is pending, never $0.
     tracker = Tracker(ledger, prices=PriceBook.load())
     cost = tracker.begin(bedrock()).finish(Usage(prompt_tokens=1_000_000, completion_tokens=0))
-    assert cost.usd == Decimal("0.15")
+    assert (cost.usd, cost.basis) == (None, "pending")
 
 
 def test_a_server_with_no_price_is_refused_before_anything_is_written(

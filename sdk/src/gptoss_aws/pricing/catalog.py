@@ -1,6 +1,7 @@
 """PriceBook: every price the SDK knows, in three layers (later wins):
 
-1. the bundled catalog, ``pricing/data/prices.json``, each entry with its source and date;
+1. the bundled catalog, ``pricing/data/prices.json``, each entry with its AWS primary source
+   (URL) and date (``pricing.provenance`` refuses anything else);
 2. the refresh cache written by ``gptoss-aws prices refresh`` (AWS Price List API);
 3. the user's overrides (file or dict), and ``with_override`` on top of those.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from importlib import resources
 from os import PathLike
 from typing import Any, TypeVar
@@ -33,6 +34,7 @@ from gptoss_aws.pricing.cache import read_cache
 from gptoss_aws.pricing.inference_profiles import resolve_inference_profile
 from gptoss_aws.pricing.model_names import canonical_model
 from gptoss_aws.pricing.overrides import OverrideSource, load_overrides
+from gptoss_aws.pricing.provenance import check_primary_sources
 from gptoss_aws.pricing.records import (
     InstancePrice,
     PriceTables,
@@ -93,7 +95,9 @@ def load_bundled() -> PriceTables:
         .joinpath("data", BUNDLED_RESOURCE)
         .read_text(encoding="utf-8")
     )
-    return parse_tables(json.loads(text), layer="bundled", origin="bundled prices.json")
+    tables = parse_tables(json.loads(text), layer="bundled", origin="bundled prices.json")
+    check_primary_sources(tables, today=datetime.now(UTC).date(), origin="bundled prices.json")
+    return tables
 
 
 def _canonical_keys(tables: PriceTables) -> PriceTables:
