@@ -9,6 +9,7 @@ front of the container on CPU, and the Bedrock stand-in; see conftest.py). Every
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ from typing import Any
 import boto3
 import nbformat
 import pytest
+import stated_prices
 from conftest import REGION, SERVED_MODEL, BedrockRuntimeStandIn, fake_aws_environment
 from nbclient import NotebookClient
 
@@ -55,6 +57,13 @@ def run_notebook(path: Path, env: Mapping[str, str], workdir: Path) -> tuple[Any
     skipped = [c.id for c in notebook.cells if c.cell_type == "code" and not c.execution_count]
     assert not skipped, f"cells that did not run: {skipped}"
     return notebook, time.monotonic() - started
+
+
+def seed_price_cache(env: Mapping[str, str], document: Mapping[str, Any]) -> None:
+    """Write the refresh cache the kernel's SDK reads, as `gptoss-aws prices refresh` would."""
+    cache = Path(env["GPTOSS_AWS_HOME"]) / "prices-cache.json"
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    cache.write_text(json.dumps({"schema": 1, **document}))
 
 
 def kernel_environment(home: Path, endpoints: Mapping[str, str]) -> dict[str, str]:
@@ -98,6 +107,10 @@ def test_bedrock_notebook(
         home,
         {"AWS_ENDPOINT_URL": moto_server, "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": bedrock_runtime.url},
     )
+    # What `gptoss-aws prices refresh --region us-east-1` leaves behind (moto has no Price
+    # List API, and the bundled catalog holds no Bedrock price): cached token prices, so
+    # the calls are priced and the hard budget can reserve. The figures are test values.
+    seed_price_cache(env, stated_prices.document(REGION))
     notebook, seconds = run_notebook(NOTEBOOKS / "bedrock_only.ipynb", env, tmp_path)
     print(f"bedrock_only.ipynb ran in {seconds:.1f} s")
 
@@ -147,13 +160,12 @@ def test_quickstart_notebook(
         },
     )
     # What `gptoss-aws prices refresh --region us-east-1` leaves behind (moto has no Price
-    # List API, and the bundled catalog holds no ml.g6e.xlarge price): a cached hosting price,
-    # so the report and the advisor can cost the endpoint. The figure is a test value.
-    cache = Path(env["GPTOSS_AWS_HOME"]) / "prices-cache.json"
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    cache.write_text(
-        '{"schema": 1, "sagemaker": {"ml.g6e.xlarge": {"us-east-1": {"usd_per_hour": "2.61", '
-        '"source": "test value standing in for the AWS Price List", "as_of": "2026-11-27"}}}}'
+    # List API, and the bundled catalog holds no ml.g6e.xlarge or Bedrock price): a cached
+    # hosting price and token prices, so the report and the advisor can cost the endpoint and
+    # Bedrock. The figures are test values.
+    hosting = {"usd_per_hour": "2.61", "source": stated_prices.SOURCE, "as_of": "2026-11-27"}
+    seed_price_cache(
+        env, {**stated_prices.document(REGION), "sagemaker": {"ml.g6e.xlarge": {REGION: hosting}}}
     )
     notebook, seconds = run_notebook(NOTEBOOKS / "quickstart_sagemaker.ipynb", env, tmp_path)
     print(f"quickstart_sagemaker.ipynb ran in {seconds:.1f} s")
