@@ -4,7 +4,8 @@ Starts our container's entrypoint on CPU with the tiny deterministic gpt-oss mod
 real vLLM engine), puts the SageMaker runtime stand-in in front of them, and runs a short
 SDK session through boto3 exactly as against a real endpoint: a plain call, a stream, a
 tool call. Then it prints the ledger's cost report, pricing the endpoint as one
-ml.g6e.xlarge for the session (bundled price), with each call's share and the idle line.
+ml.g6e.2xlarge for the session (the catalog's bundled us-east-1 price), with each call's
+share and the idle line.
 
 Runs in the SDK environment (.venv); the container runs in .venv-engine.
 """
@@ -30,7 +31,9 @@ from gptoss_aws.costing.capacity import InstanceTimeline  # noqa: E402
 from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn  # noqa: E402
 from gptoss_aws.reports.summary import timeline_allocator  # noqa: E402
 
-INSTANCE = "ml.g6e.xlarge"  # one L40S: the gpt-oss-20b preset
+# One L40S, like the gpt-oss-20b preset's ml.g6e.xlarge, but the instance type whose
+# us-east-1 price the catalog bundles, so the demo report is priced without a refresh.
+INSTANCE = "ml.g6e.2xlarge"
 REGION = "us-east-1"
 WEATHER = {
     "type": "function",
