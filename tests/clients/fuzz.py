@@ -224,6 +224,11 @@ def hostile_bodies(openapi: dict[str, Any]) -> list[tuple[str, str, bytes]]:
             "/v1/responses",
             {"input": "hi", "previous_input_messages": [item]},
         )
+    add(
+        "top_k of 5,000 digits",
+        "/v1/chat/completions",
+        b'{"messages":[{"role":"user","content":"hi"}],"top_k":' + b"9" * 5000 + b"}",
+    )
     for constant in (b"NaN", b"Infinity", b"-Infinity"):
         add(
             f"temperature={constant.decode()}",

@@ -93,6 +93,11 @@ def test_integers_outside_64_bits_are_refused_wherever_they_are(
     assert exc.value.param == field
 
 
+def test_an_integer_too_long_for_python_to_read_is_refused() -> None:
+    _, message = refusal("/v1/chat/completions", b'{"messages":[],"top_k":' + b"9" * 5000 + b"}")
+    assert "thousands of digits" in (message or "")
+
+
 @pytest.mark.parametrize("value", [INT64_MAX, INT64_MIN, 0, True, 1e300])
 def test_integers_inside_64_bits_and_other_numbers_pass(value: Any) -> None:
     check_values({"top_k": value, "nested": [{"x": value}]})

@@ -62,6 +62,15 @@ def parse(body: bytes) -> Any:
             f"the JSON body is nested too deeply; send at most {MAX_NESTING_DEPTH} levels "
             "of arrays and objects"
         ) from None
+    except ValueError as exc:
+        # CPython refuses to read integers of more than 4,300 digits
+        # (sys.get_int_max_str_digits); the same class as any integer past 64 bits.
+        if "integer string conversion" in str(exc):
+            raise ShapeError(
+                "the JSON body has an integer of thousands of digits; send integers from "
+                f"{INT64_MIN} to {INT64_MAX}"
+            ) from None
+        raise
 
 
 def _refuse_constant(name: str) -> Any:
