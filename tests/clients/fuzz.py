@@ -224,6 +224,20 @@ def hostile_bodies(openapi: dict[str, Any]) -> list[tuple[str, str, bytes]]:
             "/v1/responses",
             {"input": "hi", "previous_input_messages": [item]},
         )
+    for name in ("", None, 5):  # found by the fuzz after the first fix (oss-harmony)
+        add(
+            f"responses tool name={name!r}",
+            "/v1/responses",
+            {"input": "hi", "tools": [{"type": "function", "name": name, "parameters": {}}]},
+        )
+        add(
+            f"chat tool name={name!r}",
+            "/v1/chat/completions",
+            {
+                "messages": [{"role": "user", "content": "hi"}],
+                "tools": [{"type": "function", "function": {"name": name}}],
+            },
+        )
     add(
         "top_k of 5,000 digits",
         "/v1/chat/completions",

@@ -20,6 +20,7 @@ from gptoss_container.request_shapes import (
     check_chat_messages,
     check_object_fields,
     check_responses_input,
+    check_tool_names,
     check_values,
     parse,
 )
@@ -242,3 +243,22 @@ def test_empty_tools_are_dropped_only_behind_invocations() -> None:
     assert via.body is not None
     assert json.loads(via.body) == {"messages": M}
     assert decide("/v1/chat/completions", body, 4096, True).body is None
+
+
+@pytest.mark.parametrize(
+    ("tools", "param"),
+    [
+        ([{"type": "function", "name": ""}], "tools[0].name"),
+        ([{"type": "function"}], "tools[0].name"),
+        ([{"type": "function", "name": 5}], "tools[0].name"),
+        ([{"type": "function", "function": {"name": " "}}], "tools[0].function.name"),
+        ([{"type": "function", "function": {"parameters": {}}}], "tools[0].function.name"),
+    ],
+)
+def test_function_tools_without_a_name_are_refused(tools: Any, param: str) -> None:
+    """Found by the fuzz after the first fix: oss-harmony raises "Tools should have a name!"."""
+    with pytest.raises(ShapeError) as exc:
+        check_tool_names({"tools": tools})
+    assert exc.value.param == param
+    check_tool_names({"tools": [{"type": "function", "name": "get_weather"}]})
+    check_tool_names({"tools": [{"type": "web_search_preview"}]})

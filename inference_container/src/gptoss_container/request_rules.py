@@ -15,6 +15,7 @@ from gptoss_container.request_shapes import (
     check_chat_messages,
     check_object_fields,
     check_responses_input,
+    check_tool_names,
     check_values,
     parse,
 )
@@ -137,6 +138,8 @@ def _check_shapes(path: str, request: dict[str, Any], openapi: Mapping[str, Any]
     if path == "/v1/responses":
         check_responses_input(request)
     check_object_fields(request, _request_schema(openapi, path, request))
+    if chat or path == "/v1/responses":
+        check_tool_names(request)
 
 
 def _request_schema(

@@ -290,6 +290,30 @@ _RESPONSES_ITEM_FIELDS: dict[str, tuple[str, ...]] = {
 }
 
 
+def check_tool_names(request: dict[str, Any]) -> None:
+    """Function tools need a name: oss-harmony raises "Tools should have a name!" while
+    rendering the prompt, which vLLM reports as a 500 (found by the fuzz). Chat tools carry
+    it at ``function.name``, Responses tools at ``name``."""
+    tools = request.get("tools")
+    if not isinstance(tools, list):
+        return
+    for i, tool in enumerate(tools):
+        if not isinstance(tool, dict) or tool.get("type", "function") != "function":
+            continue
+        function = tool.get("function")
+        holder: dict[str, Any] = function if isinstance(function, dict) else tool
+        where: tuple[str | int, ...] = (
+            ("tools", i, "function") if holder is function else ("tools", i)
+        )
+        name = holder.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ShapeError(
+                f"{_render(where)}.name must be a non-empty string naming the function, "
+                f"got {_json_type(name) if not isinstance(name, str) else repr(name)}",
+                param=_param((*where, "name")),
+            )
+
+
 def check_responses_input(request: dict[str, Any]) -> None:
     items = request.get("input")
     if isinstance(items, list):
