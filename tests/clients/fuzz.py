@@ -224,18 +224,19 @@ def hostile_bodies(openapi: dict[str, Any]) -> list[tuple[str, str, bytes]]:
             "/v1/responses",
             {"input": "hi", "previous_input_messages": [item]},
         )
-    for name in ("", None, 5):  # found by the fuzz after the first fix (oss-harmony)
+    tool_names: tuple[Any, ...] = ("", None, 5)  # a longer fuzz run found this class
+    for tool_name in tool_names:
         add(
-            f"responses tool name={name!r}",
+            f"responses tool name={tool_name!r}",
             "/v1/responses",
-            {"input": "hi", "tools": [{"type": "function", "name": name, "parameters": {}}]},
+            {"input": "hi", "tools": [{"type": "function", "name": tool_name, "parameters": {}}]},
         )
         add(
-            f"chat tool name={name!r}",
+            f"chat tool name={tool_name!r}",
             "/v1/chat/completions",
             {
                 "messages": [{"role": "user", "content": "hi"}],
-                "tools": [{"type": "function", "function": {"name": name}}],
+                "tools": [{"type": "function", "function": {"name": tool_name}}],
             },
         )
     add(
