@@ -224,7 +224,17 @@ def hostile_bodies(openapi: dict[str, Any]) -> list[tuple[str, str, bytes]]:
             "/v1/responses",
             {"input": "hi", "previous_input_messages": [item]},
         )
-    tool_names: tuple[Any, ...] = ("", None, 5)  # a longer fuzz run found this class
+    for tool_author in (
+        {"role": "tool", "name": None},
+        {"role": "tool"},
+        {"role": "tool", "name": ""},
+    ):
+        add(
+            f"previous tool message author={tool_author!r}",
+            "/v1/responses",
+            {"input": "hi", "previous_input_messages": [{"author": tool_author, "content": []}]},
+        )
+    tool_names: tuple[Any, ...] = ("", None, 5)
     for tool_name in tool_names:
         add(
             f"responses tool name={tool_name!r}",

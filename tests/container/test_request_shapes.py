@@ -226,6 +226,11 @@ def test_harmony_previous_input_messages_need_a_harmony_role() -> None:
     with pytest.raises(ShapeError) as exc:
         check_responses_input({"previous_input_messages": [{"author": {"role": "narrator"}}]})
     assert exc.value.param == "previous_input_messages[0].author"
+    # Found by a longer fuzz run: oss-harmony cannot render a tool message without a name.
+    tool = {"author": {"role": "tool", "name": None}, "content": []}
+    with pytest.raises(ShapeError) as exc:
+        check_responses_input({"previous_input_messages": [tool]})
+    assert exc.value.param == "previous_input_messages[0].author.name"
 
 
 def test_the_model_field_is_dropped_only_behind_invocations() -> None:

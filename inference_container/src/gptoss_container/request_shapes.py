@@ -380,6 +380,14 @@ def _check_previous_message(message: Any, path: tuple[str | int, ...]) -> None:
                 param=_param((*path, "author")),
             )
         _check_optional_string(author, "name", (*path, "author"))
+        if role == "tool" and not author.get("name"):
+            # oss-harmony refuses to render a tool message without the tool's name
+            # ("Tools should have a name!"), which vLLM reports as a 500.
+            raise ShapeError(
+                f"{_render(path)}.author is a tool message without a name; set "
+                'author.name to the tool that answered, e.g. "functions.get_weather"',
+                param=_param((*path, "author", "name")),
+            )
         _check_content(message.get("content"), (*path, "content"))
         for field in ("channel", "recipient", "content_type"):
             _check_optional_string(message, field, path)
