@@ -76,6 +76,7 @@ def run(
     st: str | None = None,
 ) -> FuzzReport:
     openapi = httpx.get(base_url + "/openapi.json", timeout=30).json()
+    work = work.resolve()
     schema_path = work / "openapi-with-invocations.json"
     schema_path.write_text(json.dumps(with_invocations_body(openapi)))
     events = work / "schemathesis.ndjson"
@@ -107,7 +108,8 @@ def run(
         "--report-ndjson-path",
         str(events),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    # In the work directory: schemathesis keeps its example database (.schemathesis/) there.
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=work)
     report = FuzzReport(exit_code=done.returncode, output=done.stdout + done.stderr)
     if events.exists():
         _read_events(events, report)
