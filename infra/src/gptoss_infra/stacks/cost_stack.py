@@ -64,14 +64,24 @@ class GptOssCostStack(GptOssStack):
             MODELS[name].bedrock_model_id
             for name in (config.bedrock.models if config.bedrock else tuple(MODELS))
         ]
+        pending = None
         try:
             prices = CostDashboard.bundled_prices(models, config.region)
         except UnpricedError:
             prices = None
+            # The dashboard is synthesized from the bundled catalog only, so a refreshed
+            # price on the deploying machine does not reach it; the SDK's own cost metrics do.
+            pending = (
+                f"The SDK's bundled catalog has no Bedrock price for {config.region}, so this "
+                "dashboard charts tokens only. Priced costs are in the SDK rows below "
+                "(CostUSD) and in `gptoss-aws costs` once `gptoss-aws prices refresh "
+                f"--region {config.region}` has filled them (docs/costs.md)."
+            )
         self.dashboard = CostDashboard(
             self,
             "Dashboard",
             models=models,
             token_prices=prices,
+            price_pending=pending,
             dashboard_name=f"{names.prefix}-tokens-and-cost",
         )

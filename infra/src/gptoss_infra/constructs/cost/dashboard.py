@@ -47,6 +47,8 @@ class CostDashboard(Construct):
     :param token_prices: model id -> price (USD per 1M tokens, with source and date) for
         the estimated Bedrock cost widgets. Default: none, no estimate (there is no safe
         default price: it differs by region and changes).
+    :param price_pending: shown in place of the estimate when ``token_prices`` is empty: why
+        there is no price and where the priced costs are instead. Default: none.
     :param namespace: the SDK's metric namespace. Default: ``gptoss_aws.telemetry``'s
         ``DEFAULT_NAMESPACE`` (``"GptOssAws"``).
     :param period: aggregation period of the graphs. Default: 1 hour.
@@ -60,6 +62,7 @@ class CostDashboard(Construct):
         *,
         models: Sequence[str] = GPT_OSS_MODELS,
         token_prices: Mapping[str, TokenPrice] | None = None,
+        price_pending: str | None = None,
         namespace: str = DEFAULT_NAMESPACE,
         period: Duration = DEFAULT_PERIOD,
         dashboard_name: str | None = None,
@@ -95,6 +98,14 @@ class CostDashboard(Construct):
         self.dashboard.add_widgets(*self._bedrock_widgets(period))
         if token_prices:
             self.dashboard.add_widgets(*self._estimate_widgets(token_prices, period))
+        elif price_pending:
+            self.dashboard.add_widgets(
+                cloudwatch.TextWidget(
+                    markdown=f"**Bedrock estimated cost: price pending.** {price_pending}",
+                    width=_WIDTH,
+                    height=2,
+                )
+            )
         self.dashboard.add_widgets(*self._sdk_widgets(namespace, period))
 
     # ------------------------------------------------------------------------------------
