@@ -32,11 +32,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
 
     listing = sub.add_parser("list", help="show every known price with its source and date")
     listing.add_argument("--region", help="only this region, e.g. us-east-1")
-    listing.add_argument(
-        "--prices-file",
-        default=os.environ.get(PRICES_FILE_ENV),
-        help=f"JSON/TOML price overrides (default: ${PRICES_FILE_ENV})",
-    )
+    _add_prices_file(listing)
     listing.set_defaults(func=run_list)
 
     refresh = sub.add_parser(
@@ -63,11 +59,7 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         help="model short name (repeatable; default: gpt-oss-120b and gpt-oss-20b)",
     )
     refresh.add_argument("--ledger", help="ledger whose pending rows to price (default: yours)")
-    refresh.add_argument(
-        "--prices-file",
-        default=os.environ.get(PRICES_FILE_ENV),
-        help=f"JSON/TOML price overrides (default: ${PRICES_FILE_ENV})",
-    )
+    _add_prices_file(refresh)
     refresh.set_defaults(func=run_refresh)
 
     fill = sub.add_parser(
@@ -76,12 +68,16 @@ def register(subparsers: argparse._SubParsersAction[Any]) -> None:
         description="Each pending row is priced at the price in force when the call ran.",
     )
     fill.add_argument("--ledger", help="ledger file, sqlite:///PATH or dynamodb://TABLE?region=")
-    fill.add_argument(
+    _add_prices_file(fill)
+    fill.set_defaults(func=run_fill)
+
+
+def _add_prices_file(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--prices-file",
         default=os.environ.get(PRICES_FILE_ENV),
         help=f"JSON/TOML price overrides (default: ${PRICES_FILE_ENV})",
     )
-    fill.set_defaults(func=run_fill)
 
 
 def _price_cells(price: TokenPrice | InstancePrice) -> tuple[str, str]:
