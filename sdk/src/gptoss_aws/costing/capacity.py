@@ -269,6 +269,19 @@ def _measured_segments(
     return segments
 
 
+def _modified_note(
+    modified: datetime, start: datetime, end: datetime, instance_type: str
+) -> list[str]:
+    # DescribeEndpoint shows only today's config, so a change inside the window is priced at
+    # today's instance type; say so rather than hide it.
+    if not start <= modified < end:
+        return []
+    return [
+        f"The endpoint was modified at {modified.isoformat()}, inside the window; "
+        f"all of it is priced as {instance_type} (today's config)."
+    ]
+
+
 def _component_notes(sagemaker_client: Any, endpoint: str) -> list[str]:
     notes: list[str] = []
     try:
@@ -348,11 +361,7 @@ def timelines_from_endpoint(
             )  # fmt: skip
         if measured is not None:
             segments, notes = measured
-            if start <= modified < end:
-                notes.append(
-                    f"The endpoint was modified at {modified.isoformat()}, inside the window; "
-                    f"all of it is priced as {instance_type} (today's config)."
-                )
+            notes += _modified_note(modified, start, end, instance_type)
             if deleted_at is not None and deleted_at < window_end:
                 notes.append(f"The endpoint was deleted at {deleted_at.isoformat()}.")
             timelines.append(
@@ -389,11 +398,7 @@ def timelines_from_endpoint(
                 )
                 if count:
                     segments = [Segment(start, end, count, instance_type)]
-        if start <= modified < end:
-            notes.append(
-                f"The endpoint was modified at {modified.isoformat()}, inside the window; "
-                f"all of it is priced as {instance_type} (today's config)."
-            )
+        notes += _modified_note(modified, start, end, instance_type)
         if window_start < created:
             notes.append(f"Time before the endpoint's creation ({created.isoformat()}) is free.")
         timelines.append(
