@@ -24,11 +24,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests" / "support"))
 
 import boto3  # noqa: E402
+from sagemaker_standin import SageMakerRuntimeStandIn  # noqa: E402
 from serverproc import serve_tiny  # noqa: E402
 
 from gptoss_aws import GptOss, Tracker, open_ledger  # noqa: E402
 from gptoss_aws.costing.capacity import InstanceTimeline  # noqa: E402
-from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn  # noqa: E402
 from gptoss_aws.reports.summary import timeline_allocator  # noqa: E402
 
 # One L40S, like the gpt-oss-20b preset's ml.g6e.xlarge, but the instance type whose

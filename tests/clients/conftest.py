@@ -15,9 +15,8 @@ from pathlib import Path
 import pytest
 import serverproc
 from fakeaws import fake_aws_environment, use_fake_aws
+from sagemaker_standin import SageMakerRuntimeStandIn
 from serverproc import Server, build_tiny_model, cpu_env, free_port, start_server
-
-from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
 
 # LiteLLM fetches its price map from the internet on import unless told to use its copy.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

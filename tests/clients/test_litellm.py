@@ -12,6 +12,7 @@ from typing import Any
 import litellm
 import pytest
 from conftest import CHAT_ENDPOINT
+from sagemaker_standin import SageMakerRuntimeStandIn
 from scripted import (
     CHAT_COMPLETION_TOKENS,
     CHAT_CONTENT,
@@ -19,8 +20,6 @@ from scripted import (
     CHAT_REASONING_TOKENS,
     MESSAGES,
 )
-
-from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
 
 pytestmark = pytest.mark.engine
 AWS = {

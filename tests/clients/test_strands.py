@@ -17,13 +17,12 @@ from typing import Any
 import boto3
 import pytest
 from conftest import CHAT_ENDPOINT
+from sagemaker_standin import SageMakerRuntimeStandIn
 from scripted import CHAT_COMPLETION_TOKENS, CHAT_CONTENT, CHAT_REASONING
 from strands import Agent
 from strands.agent import AgentResult
 from strands.models.litellm import LiteLLMModel
 from strands.models.sagemaker import SageMakerAIModel
-
-from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
 
 pytestmark = pytest.mark.engine
 

@@ -15,9 +15,8 @@ import boto3
 import pytest
 import serverproc
 from fakeaws import fake_aws_environment, use_fake_aws
+from sagemaker_standin import SageMakerRuntimeStandIn
 from serverproc import Server, serve_tiny
-
-from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT_ENDPOINT = "gptoss-chat"

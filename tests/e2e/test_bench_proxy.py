@@ -21,9 +21,8 @@ import httpx
 import pytest
 from botocore.exceptions import ClientError
 from conftest import CHAT_ENDPOINT, REPO
+from sagemaker_standin import SageMakerRuntimeStandIn
 from serverproc import Server
-
-from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
 
 PROXY_PATH = REPO / "inference_container" / "bench" / "sagemaker_proxy.py"
 SERVED_NAME = "gpt-oss-20b"  # serverproc.serve_tiny's default served name

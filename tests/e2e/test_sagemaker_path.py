@@ -10,10 +10,10 @@ import anyio
 import boto3
 import pytest
 from conftest import CHAT_ENDPOINT, TOOL_ENDPOINT
+from sagemaker_standin import SageMakerRuntimeStandIn
 
 from gptoss_aws import APIError, AsyncGptOss, GptOss, Tracker, open_ledger
 from gptoss_aws.ledger import Ledger
-from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
 
 # The tiny deterministic models' replies (inference_container/src/gptoss_tiny/script.py).
 REASONING = "User says hello; reply warmly, for example:"

@@ -22,9 +22,9 @@ import pytest
 import stated_prices
 from conftest import REGION, SERVED_MODEL, BedrockRuntimeStandIn, fake_aws_environment
 from nbclient import NotebookClient
+from sagemaker_standin import SageMakerRuntimeStandIn
 
 from gptoss_aws import open_ledger
-from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"

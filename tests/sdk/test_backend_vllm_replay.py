@@ -19,8 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from botocore.eventstream import EventStreamBuffer
-
-from gptoss_aws.local.eventstream import exception_event, payload_part
+from sagemaker_standin.eventstream import exception_event, payload_part
 
 # ---- recorded responses -------------------------------------------------------------------
 
