@@ -19,13 +19,13 @@ import stated_prices
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
+from gptoss_deploy.config import PRESETS
 from moto import mock_aws
 
 from gptoss_aws import GptOss, open_ledger
 from gptoss_aws.budgets import Budget
 from gptoss_aws.cli import main
 from gptoss_aws.costing.capacity import InstanceTimeline
-from gptoss_aws.deployment.config import PRESETS
 from gptoss_aws.errors import UnpricedError
 from gptoss_aws.ledger import SQLiteLedger
 from gptoss_aws.ledger.dynamodb import DynamoDBLedger, create_table, migrate_table

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from gptoss_aws.backends.base import parse_openai_chunk, parse_openai_completion
+from gptoss_aws.backends._openai_wire import parse_openai_chunk, parse_openai_completion
 from gptoss_aws.streaming.accumulate import ChunkAccumulator
 
 REASONING = "User says hello; reply warmly, for example:"

@@ -412,7 +412,7 @@ def test_the_async_client_sends_and_records_the_tier_too(ledger: SQLiteLedger) -
 
 
 def test_the_openai_compatible_body_carries_service_tier_in_aws_names() -> None:
-    from gptoss_aws.backends.base import build_request
+    from gptoss_aws.backends._request import build_request
 
     def body(tier: str | None) -> dict[str, Any]:
         request = build_request(

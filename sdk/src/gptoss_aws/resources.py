@@ -24,14 +24,13 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 import anyio
 import anyio.to_thread
 
+from gptoss_aws.backends._request import ChatRequest, build_request
 from gptoss_aws.backends.base import (
     AsyncChunkStream,
     BackendBase,
     BackendResult,
-    ChatRequest,
     ChunkStream,
     Target,
-    build_request,
 )
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.streaming.stream import (

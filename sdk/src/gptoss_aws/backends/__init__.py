@@ -6,6 +6,7 @@ Retries, budgets and the ledger live above them, in ``gptoss_aws.resources``, so
 behave the same.
 """
 
-from gptoss_aws.backends.base import BackendBase, BackendResult, ChatRequest, Target
+from gptoss_aws.backends._request import ChatRequest
+from gptoss_aws.backends.base import BackendBase, BackendResult, Target
 
 __all__ = ["BackendBase", "BackendResult", "ChatRequest", "Target"]

@@ -31,7 +31,8 @@ from botocore.exceptions import (
 )
 from botocore.loaders import create_loader
 
-from gptoss_aws.backends.base import BackendBase, error_for_status
+from gptoss_aws.backends._http_errors import error_for_status
+from gptoss_aws.backends.base import BackendBase
 from gptoss_aws.errors import (
     APIConnectionError,
     APIError,

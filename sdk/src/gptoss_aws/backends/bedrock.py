@@ -50,13 +50,8 @@ import boto3
 from botocore.config import Config
 
 from gptoss_aws.backends._aws import AwsBackend, map_aws_error
-from gptoss_aws.backends.base import (
-    DEFAULT_TIMEOUT,
-    BackendResult,
-    ChatRequest,
-    ChunkStream,
-    Target,
-)
+from gptoss_aws.backends._request import ChatRequest
+from gptoss_aws.backends.base import DEFAULT_TIMEOUT, BackendResult, ChunkStream, Target
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.models import MODELS, get_model
 from gptoss_aws.pricing.regions import SERVICE_TIERS, canonical_tier

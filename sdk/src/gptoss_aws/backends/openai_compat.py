@@ -16,20 +16,17 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
+from gptoss_aws.backends._http_errors import error_for_status, parse_retry_after
+from gptoss_aws.backends._openai_wire import openai_error_details, parse_openai_completion
+from gptoss_aws.backends._request import ChatRequest
+from gptoss_aws.backends._sse_stream import AsyncSSEChunkStream, SSEChunkStream
 from gptoss_aws.backends.base import (
     DEFAULT_TIMEOUT,
     AsyncChunkStream,
-    AsyncSSEChunkStream,
     BackendBase,
     BackendResult,
-    ChatRequest,
     ChunkStream,
-    SSEChunkStream,
     Target,
-    error_for_status,
-    openai_error_details,
-    parse_openai_completion,
-    parse_retry_after,
     short_model_name,
 )
 from gptoss_aws.errors import APIConnectionError, APITimeoutError, ConfigurationError, ModelError

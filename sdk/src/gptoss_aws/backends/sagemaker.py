@@ -27,14 +27,14 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from gptoss_aws.backends._aws import AwsBackend, map_aws_error
+from gptoss_aws.backends._openai_wire import parse_openai_completion
+from gptoss_aws.backends._request import ChatRequest
+from gptoss_aws.backends._sse_stream import SSEChunkStream
 from gptoss_aws.backends.base import (
     DEFAULT_TIMEOUT,
     BackendResult,
-    ChatRequest,
     ChunkStream,
-    SSEChunkStream,
     Target,
-    parse_openai_completion,
     short_model_name,
 )
 from gptoss_aws.errors import ConfigurationError, ModelError, NotFoundError, PermissionDeniedError
