@@ -1,6 +1,6 @@
-# Every target creates the environments it needs. Three environments keep the components
-# independent: .venv (SDK + tools), .venv-engine (container + real vLLM on CPU), and later
-# .venv-cdk (infra).
+# Every target creates the environments it needs. Separate environments keep the components
+# independent: .venv (facts + SDK + deploy + tools), .venv-engine (facts + container + real
+# vLLM on CPU), .venv-cdk (infra), .venv-notebooks and .venv-clients.
 PYTHON ?= python3.11
 DEV := .venv
 ENGINE := .venv-engine
@@ -13,7 +13,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 # vLLM on CPU: one process, loopback only (see docs/testing.md).
 export VLLM_HOST_IP := 127.0.0.1
 
-.PHONY: help local bench-sdk test lint typecheck test-sdk test-repo test-container test-e2e serve-local envs lock-dev lock-engine lock-cdk clean
+.PHONY: help local bench-sdk test lint typecheck test-facts test-sdk test-deploy test-repo test-container test-e2e serve-local envs lock-dev lock-engine lock-cdk clean
 
 help:
 	@echo "make test         every check and test (what CI runs)"
@@ -21,23 +21,23 @@ help:
 	@echo "make local        the whole path on this machine: SDK -> SageMaker stand-in -> container, cost report"
 	@echo "make rehearse     every environment checked against AWS's documented behaviour"
 
-$(DEV)/.installed: requirements/dev.lock sdk/pyproject.toml
+$(DEV)/.installed: requirements/dev.lock facts/pyproject.toml sdk/pyproject.toml deploy/pyproject.toml
 	rm -rf $(DEV)
 	$(PYTHON) -m venv $(DEV)
 	$(DEV)/bin/pip install $(PIP_QUIET) -r requirements/dev.lock
-	$(DEV)/bin/pip install $(PIP_QUIET) --no-deps -e sdk
+	$(DEV)/bin/pip install $(PIP_QUIET) --no-deps -e facts -e sdk -e deploy
 	touch $@
 
-$(ENGINE)/.installed: requirements/engine.lock inference_container/pyproject.toml tools/install_engine.sh
+$(ENGINE)/.installed: requirements/engine.lock facts/pyproject.toml inference_container/pyproject.toml tools/install_engine.sh
 	rm -rf $(ENGINE)
 	PYTHON=$(PYTHON) bash tools/install_engine.sh $(ENGINE)
 	touch $@
 
-$(CDK)/.installed: requirements/cdk.lock infra/pyproject.toml sdk/pyproject.toml
+$(CDK)/.installed: requirements/cdk.lock facts/pyproject.toml sdk/pyproject.toml deploy/pyproject.toml infra/pyproject.toml
 	rm -rf $(CDK)
 	$(PYTHON) -m venv $(CDK)
 	$(CDK)/bin/pip install $(PIP_QUIET) -r requirements/cdk.lock
-	$(CDK)/bin/pip install $(PIP_QUIET) --no-deps -e sdk -e infra
+	$(CDK)/bin/pip install $(PIP_QUIET) --no-deps -e facts -e sdk -e deploy -e infra
 	touch $@
 
 node_modules/.installed: package.json package-lock.json
@@ -51,13 +51,21 @@ lint: envs
 	$(DEV)/bin/ruff format --check .
 
 typecheck: envs
-	$(DEV)/bin/mypy --config-file pyproject.toml sdk/src tests/sdk tests/repo
+	$(DEV)/bin/mypy --config-file pyproject.toml facts/src tests/facts sdk/src tests/sdk tests/repo
 	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e tools/local_demo.py inference_container/bench sdk/benchmarks
 	$(CDK)/bin/mypy --config-file pyproject.toml infra/src infra/app.py tests/infra
 	$(ENGINE)/bin/mypy --config-file pyproject.toml inference_container/src tests/container
 
+# The shared facts (facts/, gptoss_facts): model geometry, GPU families, instance types, rules.
+test-facts: $(DEV)/.installed
+	$(DEV)/bin/pytest tests/facts
+
 test-sdk: $(DEV)/.installed
 	$(DEV)/bin/pytest tests/sdk
+
+# The deployment configuration and its checks (deploy/, gptoss_deploy).
+test-deploy: $(DEV)/.installed
+	$(DEV)/bin/pytest tests/deploy
 
 # The repository itself: every source is cited inside it (tests/repo).
 test-repo: $(DEV)/.installed
@@ -71,7 +79,7 @@ test-e2e: $(DEV)/.installed $(ENGINE)/.installed
 	GPTOSS_ENGINE_PYTHON=$(abspath $(ENGINE))/bin/python TINY_CACHE=$(abspath $(TINY_CACHE)) \
 	$(DEV)/bin/pytest tests/e2e
 
-test: lint typecheck typecheck-notebooks typecheck-clients test-sdk test-repo test-container test-e2e test-clients test-infra rehearse test-notebooks
+test: lint typecheck typecheck-notebooks typecheck-clients test-facts test-sdk test-deploy test-repo test-container test-e2e test-clients test-infra rehearse test-notebooks
 
 serve-local: $(ENGINE)/.installed
 	$(ENGINE)/bin/python -m gptoss_tiny build --kind chat --out $(TINY_CACHE)/chat --if-missing
@@ -171,11 +179,11 @@ NOTEBOOKS := .venv-notebooks
 
 .PHONY: test-notebooks typecheck-notebooks strip-notebooks lock-notebooks
 
-$(NOTEBOOKS)/.installed: requirements/notebooks.lock sdk/pyproject.toml
+$(NOTEBOOKS)/.installed: requirements/notebooks.lock facts/pyproject.toml sdk/pyproject.toml deploy/pyproject.toml
 	rm -rf $(NOTEBOOKS)
 	$(PYTHON) -m venv $(NOTEBOOKS)
 	$(NOTEBOOKS)/bin/pip install $(PIP_QUIET) -r requirements/notebooks.lock
-	$(NOTEBOOKS)/bin/pip install $(PIP_QUIET) --no-deps -e sdk
+	$(NOTEBOOKS)/bin/pip install $(PIP_QUIET) --no-deps -e facts -e sdk -e deploy
 	$(NOTEBOOKS)/bin/python -m ipykernel install --sys-prefix --name gptoss-aws \
 	  --display-name "Python (gptoss-aws)"
 	touch $@
@@ -208,11 +216,11 @@ CLIENTS := .venv-clients
 
 .PHONY: test-clients typecheck-clients fuzz-long lock-clients
 
-$(CLIENTS)/.installed: requirements/clients.lock sdk/pyproject.toml
+$(CLIENTS)/.installed: requirements/clients.lock facts/pyproject.toml sdk/pyproject.toml
 	rm -rf $(CLIENTS)
 	$(PYTHON) -m venv $(CLIENTS)
 	$(CLIENTS)/bin/pip install $(PIP_QUIET) -r requirements/clients.lock
-	$(CLIENTS)/bin/pip install $(PIP_QUIET) --no-deps -e sdk
+	$(CLIENTS)/bin/pip install $(PIP_QUIET) --no-deps -e facts -e sdk
 	touch $@
 
 test-clients: $(CLIENTS)/.installed $(ENGINE)/.installed

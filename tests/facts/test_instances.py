@@ -1,12 +1,7 @@
 import pytest
 
-from gptoss_aws.instances import (
-    H100,
-    INSTANCE_TYPES,
-    L40S,
-    MIN_COMPUTE_CAPABILITY,
-    get_instance_type,
-)
+from gptoss_facts.gpus import H100, L40S, MIN_COMPUTE_CAPABILITY
+from gptoss_facts.instances import INSTANCE_TYPES, get_instance_type
 
 
 def test_the_presets_instances_hold_what_issue_4_says() -> None:
