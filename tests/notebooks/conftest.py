@@ -6,8 +6,9 @@ boto3 at local services (botocore reads ``AWS_ENDPOINT_URL`` and the service-spe
 
 - moto's server answers every control-plane call (SageMaker, CloudFormation, CloudWatch,
   STS...) through the catch-all ``AWS_ENDPOINT_URL``;
-- the SageMaker runtime stand-in (``gptoss_aws.local``) forwards InvokeEndpoint to our
-  container on CPU with the tiny deterministic model, started once per session;
+- the SageMaker runtime stand-in (``sagemaker_standin`` in tests/support) forwards
+  InvokeEndpoint to our container on CPU with the tiny deterministic model, started once
+  per session;
 - ``BedrockRuntimeStandIn`` below answers Converse and ConverseStream, the one service here
   neither moto nor our container can play.
 
@@ -34,12 +35,12 @@ from moto.core.responses import ActionResult
 from moto.sagemaker.models import FakeEndpointConfig
 from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
+from sagemaker_standin import SageMakerRuntimeStandIn
+from sagemaker_standin.eventstream import frame
 from serverproc import Server, serve_tiny
 
-from gptoss_aws.deployment.sagemaker import TELEMETRY_OPT_OUT_ENV, write_telemetry_opt_out
 from gptoss_aws.instances import INSTANCE_TYPES
-from gptoss_aws.local.eventstream import frame
-from gptoss_aws.local.sagemaker_runtime import SageMakerRuntimeStandIn
+from gptoss_deploy.sagemaker import TELEMETRY_OPT_OUT_ENV, write_telemetry_opt_out
 
 REGION = "us-east-1"
 # What the container calls the tiny model: the name the deployed endpoint asks for

@@ -1,4 +1,4 @@
-"""The deploy-from-notebook path (gptoss_aws.deployment.sagemaker) against moto.
+"""The deploy-from-notebook path (gptoss_deploy.sagemaker) against moto.
 
 moto stores what the sagemaker v3 SDK creates, and its API models check the requests'
 shapes; what moto does not keep (EnableNetworkIsolation, for one) is read from the
@@ -25,11 +25,14 @@ from botocore.exceptions import ClientError
 from conftest import REGION, moto_sagemaker_fixes
 from moto import mock_aws
 
-from gptoss_aws.deployment import InvalidConfigurationError, from_preset
-from gptoss_aws.deployment import endpoint_plan as plan_module
-from gptoss_aws.deployment.config import DeploymentConfig
-from gptoss_aws.deployment.endpoint_plan import plan_endpoint, stamped_name
-from gptoss_aws.deployment.sagemaker import (
+from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_deploy import InvalidConfigurationError, from_preset
+from gptoss_deploy import endpoint_plan as plan_module
+from gptoss_deploy.config import DeploymentConfig
+from gptoss_deploy.endpoint_plan import plan_endpoint, stamped_name
+from gptoss_deploy.memory import container_environment
+from gptoss_deploy.sagemaker import (
     EXTRA,
     TELEMETRY_OPT_OUT_ENV,
     DeployedEndpoint,
@@ -38,9 +41,6 @@ from gptoss_aws.deployment.sagemaker import (
     endpoint_from_stack_outputs,
     teardown,
 )
-from gptoss_aws.deployment.validation import container_environment
-from gptoss_aws.errors import ConfigurationError
-from gptoss_aws.instances import INSTANCE_TYPES
 
 REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"  # moto's default account
@@ -364,10 +364,10 @@ def test_a_stack_without_an_endpoint_is_named(session: boto3.Session) -> None:
 
 
 def test_import_gptoss_aws_never_loads_sagemaker() -> None:
-    """Importing the SDK, the deploy module included, loads no sagemaker module and needs no
-    region (sagemaker.serve would: it creates boto3 clients at import)."""
+    """Importing the SDK and the deploy module loads no sagemaker module and needs no region
+    (sagemaker.serve would: it creates boto3 clients at import)."""
     code = (
-        "import sys, gptoss_aws, gptoss_aws.deployment.sagemaker;"
+        "import sys, gptoss_aws, gptoss_deploy.sagemaker;"
         "loaded = [m for m in sys.modules if m == 'sagemaker' or m.startswith('sagemaker.')];"
         "assert not loaded, loaded"
     )

@@ -23,19 +23,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gptoss_aws.deployment.ami import default_inference_ami
-from gptoss_aws.deployment.config import (
+from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_deploy.ami import default_inference_ami
+from gptoss_deploy.config import (
     DeploymentConfig,
     InvalidConfigurationError,
     Problem,
     SageMakerConfig,
 )
-from gptoss_aws.deployment.validation import (
-    SAGEMAKER_NAME_MAX,
-    container_environment,
-    find_problems,
-)
-from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_deploy.memory import container_environment
+from gptoss_deploy.validation import SAGEMAKER_NAME, SAGEMAKER_NAME_MAX, find_problems
 
 # The CDK construct's defaults, kept equal to them (tests/notebooks/test_deploy_sagemaker.py
 # reads infra/src/gptoss_infra/constructs/sagemaker/endpoint_props.py to check):
@@ -192,6 +189,93 @@ def plan_endpoint(
     check). ``endpoint_name`` defaults to the CDK stack's name for this environment
     (``config.names.endpoint``), so reports and alarms recognise it either way.
     """
+    config = _with_image(config, image_uri)
+    sm = config.sagemaker
+    assert sm is not None  # _with_image refused a configuration without one
+    endpoint = endpoint_name or config.names.endpoint
+    problems = find_problems(config)
+    problems += _input_problems(
+        sm,
+        weights_s3_uri=weights_s3_uri,
+        execution_role_arn=execution_role_arn,
+        startup_timeout_s=startup_timeout_s,
+        download_timeout_s=download_timeout_s,
+    )
+    if endpoint_name is not None:
+        problems += _endpoint_name_problems(endpoint_name)
+    if problems:
+        raise InvalidConfigurationError(f"deployment of {endpoint!r}", problems)
+
+    at = now or datetime.now(UTC)
+    tags = resource_tags(config)
+    model_name = stamped_name(endpoint, at)
+    config_name = stamped_name(endpoint, at)
+    component = config.names.inference_component if sm.inference_components else None
+    endpoint_config, inference_component = _hosting(
+        sm,
+        _Hosting(endpoint, config_name, model_name, component, execution_role_arn, tags),
+        {
+            "container_startup_health_check_timeout_in_seconds": startup_timeout_s,
+            "model_data_download_timeout_in_seconds": download_timeout_s,
+        },
+    )
+    return EndpointPlan(
+        region=config.region,
+        model_short_name=sm.model,
+        instance_type=sm.instance_type,
+        endpoint_name=endpoint,
+        model_name=model_name,
+        endpoint_config_name=config_name,
+        inference_component_name=component,
+        model=_model_request(sm, model_name, execution_role_arn, weights_s3_uri, tags),
+        endpoint_config=endpoint_config,
+        endpoint={"endpoint_name": endpoint, "endpoint_config_name": config_name, "tags": tags},
+        inference_component=inference_component,
+        notes=tuple(_notes(sm)),
+    )
+
+
+@dataclass(frozen=True)
+class _Hosting:
+    """The names and settings every hosting request of one deployment shares."""
+
+    endpoint: str
+    endpoint_config: str
+    model: str
+    component: str | None
+    execution_role_arn: str
+    tags: list[dict[str, str]]
+
+
+def _hosting(
+    sm: SageMakerConfig, names: _Hosting, timeouts: dict[str, int]
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The EndpointConfig request, and the InferenceComponent one when the model is hosted
+    as components (else the model sits on the variant and None is returned)."""
+    variant = _variant(sm)
+    endpoint_config: dict[str, Any] = {
+        "endpoint_config_name": names.endpoint_config,
+        "production_variants": [variant],
+        "tags": names.tags,
+    }
+    if sm.volume_kms_key_arn is not None:
+        endpoint_config["kms_key_id"] = sm.volume_kms_key_arn  # find_problems: EBS types only
+    if names.component is None:
+        variant.update(model_name=names.model, initial_variant_weight=1.0, **timeouts)
+        return endpoint_config, None
+    # Inference components: the variant hosts capacity, the component the model; the role
+    # and isolation move to the endpoint config, the timeouts to the component.
+    variant["managed_instance_scaling"] = _managed_instance_scaling(sm)
+    endpoint_config["execution_role_arn"] = names.execution_role_arn
+    endpoint_config["enable_network_isolation"] = True
+    component = _component_request(
+        sm, names.component, names.endpoint, names.model, timeouts, names.tags
+    )
+    return endpoint_config, component
+
+
+def _with_image(config: DeploymentConfig, image_uri: str | None) -> DeploymentConfig:
+    """``config`` with ``image_uri`` in place of its own; refused without an endpoint."""
     if config.sagemaker is None:
         raise InvalidConfigurationError(
             f"environment {config.environment!r}",
@@ -201,42 +285,32 @@ def plan_endpoint(
                 )
             ],
         )
-    if image_uri is not None:
-        config = config.model_copy(
-            update={"sagemaker": config.sagemaker.model_copy(update={"image_uri": image_uri})}
-        )
-    sm = config.sagemaker
-    assert sm is not None  # checked above; model_copy keeps it
-    names = config.names
-    endpoint = endpoint_name or names.endpoint
-    problems = find_problems(config)
-    problems += _input_problems(
-        sm,
-        weights_s3_uri=weights_s3_uri,
-        execution_role_arn=execution_role_arn,
-        startup_timeout_s=startup_timeout_s,
-        download_timeout_s=download_timeout_s,
-    )
-    if endpoint_name is not None and not re.match(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$", endpoint):
-        problems.append(
-            Problem(
-                "endpoint_name",
-                f"{endpoint!r} is not a SageMaker name",
-                f"use up to {SAGEMAKER_NAME_MAX} letters, digits and hyphens",
-            )
-        )
-    if problems:
-        raise InvalidConfigurationError(f"deployment of {endpoint!r}", problems)
+    if image_uri is None:
+        return config
+    sm = config.sagemaker.model_copy(update={"image_uri": image_uri})
+    return config.model_copy(update={"sagemaker": sm})
 
-    instance = INSTANCE_TYPES[sm.instance_type]  # find_problems checked it is known
-    at = now or datetime.now(UTC)
-    tags = resource_tags(config)
-    environment = {"GPTOSS_SERVED_MODEL_NAME": sm.model, **container_environment(sm)}
-    model_name = stamped_name(endpoint, at)
-    config_name = stamped_name(endpoint, at)
-    component = names.inference_component if sm.inference_components else None
 
-    model = {
+def _endpoint_name_problems(name: str) -> list[Problem]:
+    if SAGEMAKER_NAME.match(name) and len(name) <= SAGEMAKER_NAME_MAX:
+        return []
+    return [
+        Problem(
+            "endpoint_name",
+            f"{name!r} is not a SageMaker name",
+            f"use up to {SAGEMAKER_NAME_MAX} letters, digits and hyphens",
+        )
+    ]
+
+
+def _model_request(
+    sm: SageMakerConfig,
+    model_name: str,
+    execution_role_arn: str,
+    weights_s3_uri: str,
+    tags: list[dict[str, str]],
+) -> dict[str, Any]:
+    return {
         "model_name": model_name,
         "execution_role_arn": execution_role_arn,
         # The container never needs the network: weights come from S3, the image is offline.
@@ -251,79 +325,60 @@ def plan_endpoint(
                     "compression_type": "None",
                 }
             },
-            "environment": environment,
+            "environment": {"GPTOSS_SERVED_MODEL_NAME": sm.model, **container_environment(sm)},
         },
         "tags": tags,
     }
+
+
+def _variant(sm: SageMakerConfig) -> dict[str, Any]:
+    """The production variant's capacity: instance type and count, routing, AMI, volume."""
     variant: dict[str, Any] = {
         "variant_name": VARIANT_NAME,
         "instance_type": sm.instance_type,
         "initial_instance_count": max(1, sm.min_instances),
         "routing_config": {"routing_strategy": ROUTING_STRATEGY},
     }
-    # The host AMI whose NVIDIA driver runs the image's CUDA (gptoss_aws.deployment.ami; the
-    # CDK stack pins the same); find_problems refused an instance type without one.
+    # The host AMI whose NVIDIA driver runs the image's CUDA (gptoss_deploy.ami; the CDK
+    # stack pins the same); find_problems refused an instance type without one.
     ami = sm.inference_ami_version or default_inference_ami(sm.instance_type)
     if ami is not None:
         variant["inference_ami_version"] = ami
-    if not instance.local_nvme:
+    if not INSTANCE_TYPES[sm.instance_type].local_nvme:  # find_problems checked it is known
         # SageMaker rejects VolumeSizeInGB on types with local NVMe instance storage.
         variant["volume_size_in_gb"] = DEFAULT_VOLUME_SIZE_GB
-    endpoint_config: dict[str, Any] = {
-        "endpoint_config_name": config_name,
-        "production_variants": [variant],
+    return variant
+
+
+def _managed_instance_scaling(sm: SageMakerConfig) -> dict[str, Any]:
+    return {
+        "status": "ENABLED",
+        "min_instance_count": 0 if sm.scale_to_zero else sm.min_instances,
+        "max_instance_count": sm.max_instances,
+    }
+
+
+def _component_request(
+    sm: SageMakerConfig,
+    component: str,
+    endpoint: str,
+    model_name: str,
+    timeouts: dict[str, int],
+    tags: list[dict[str, str]],
+) -> dict[str, Any]:
+    return {
+        "inference_component_name": component,
+        "endpoint_name": endpoint,
+        "variant_name": VARIANT_NAME,
+        "specification": {
+            "model_name": model_name,
+            "compute_resource_requirements": {
+                "number_of_accelerator_devices_required": sm.gpus_per_copy,
+                "min_memory_required_in_mb": COMPONENT_MIN_MEMORY_MB,
+            },
+            "startup_parameters": timeouts,
+        },
+        # SageMaker cannot create a component with 0 copies.
+        "runtime_config": {"copy_count": max(1, sm.min_copies)},
         "tags": tags,
     }
-    if sm.volume_kms_key_arn is not None:
-        endpoint_config["kms_key_id"] = sm.volume_kms_key_arn  # find_problems: EBS types only
-    inference_component = None
-    if component is None:
-        variant.update(
-            model_name=model_name,
-            initial_variant_weight=1.0,
-            container_startup_health_check_timeout_in_seconds=startup_timeout_s,
-            model_data_download_timeout_in_seconds=download_timeout_s,
-        )
-    else:
-        # Inference components: the variant hosts capacity, the component the model; the
-        # role and isolation move to the endpoint config, the timeouts to the component.
-        variant["managed_instance_scaling"] = {
-            "status": "ENABLED",
-            "min_instance_count": 0 if sm.scale_to_zero else sm.min_instances,
-            "max_instance_count": sm.max_instances,
-        }
-        endpoint_config["execution_role_arn"] = execution_role_arn
-        endpoint_config["enable_network_isolation"] = True
-        inference_component = {
-            "inference_component_name": component,
-            "endpoint_name": endpoint,
-            "variant_name": VARIANT_NAME,
-            "specification": {
-                "model_name": model_name,
-                "compute_resource_requirements": {
-                    "number_of_accelerator_devices_required": sm.gpus_per_copy,
-                    "min_memory_required_in_mb": COMPONENT_MIN_MEMORY_MB,
-                },
-                "startup_parameters": {
-                    "container_startup_health_check_timeout_in_seconds": startup_timeout_s,
-                    "model_data_download_timeout_in_seconds": download_timeout_s,
-                },
-            },
-            # SageMaker cannot create a component with 0 copies.
-            "runtime_config": {"copy_count": max(1, sm.min_copies)},
-            "tags": tags,
-        }
-    return EndpointPlan(
-        region=config.region,
-        model_short_name=sm.model,
-        instance_type=sm.instance_type,
-        endpoint_name=endpoint,
-        model_name=model_name,
-        endpoint_config_name=config_name,
-        inference_component_name=component,
-        model=model,
-        endpoint_config=endpoint_config,
-        endpoint={"endpoint_name": endpoint, "endpoint_config_name": config_name, "tags": tags},
-        inference_component=inference_component,
-        notes=tuple(_notes(sm)),
-    )

@@ -1,7 +1,7 @@
 """SageMaker inference AMIs: which NVIDIA driver each offers, and whether it can run our image.
 
 One table, imported by the CDK app (the ``InferenceAmiVersion`` it pins on every production
-variant), by ``gptoss_aws.deployment.validation`` (a configuration that names an AMI its
+variant), by ``gptoss_deploy.validation`` (a configuration that names an AMI its
 image cannot start on is refused) and by the deployment rehearsal.
 
 Sources:

@@ -14,7 +14,7 @@ from pathlib import Path
 import botocore
 import pytest
 
-from gptoss_aws.deployment.ami import (
+from gptoss_deploy.ami import (
     IMAGE_CUDA,
     INFERENCE_AMIS,
     ami_problems,
@@ -22,8 +22,9 @@ from gptoss_aws.deployment.ami import (
     default_inference_ami,
     parse_version,
 )
-from gptoss_aws.deployment.config import PRESETS, from_preset
-from gptoss_aws.deployment.validation import find_problems
+from gptoss_deploy.loading import from_preset
+from gptoss_deploy.presets import PRESETS
+from gptoss_deploy.validation import find_problems
 
 
 def test_every_preset_with_an_endpoint_pins_the_cuda_13_ami() -> None:

@@ -7,15 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_aws.deployment.config import (
-    DEFAULT_PRESET,
-    PRESETS,
-    DeploymentConfig,
-    InvalidConfigurationError,
-    from_preset,
-    load_environment,
-)
-from gptoss_aws.deployment.validation import find_problems
+from gptoss_deploy.config import DEFAULT_PRESET, DeploymentConfig, InvalidConfigurationError
+from gptoss_deploy.loading import from_preset, load_environment
+from gptoss_deploy.presets import PRESETS
+from gptoss_deploy.validation import find_problems
 
 ENVIRONMENTS = Path(__file__).resolve().parents[2] / "infra" / "environments"
 

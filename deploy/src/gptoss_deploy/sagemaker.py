@@ -3,8 +3,8 @@
 Install with ``pip install "gptoss-aws[sagemaker]"`` (SageMaker Studio already has the
 ``sagemaker`` package). Three calls::
 
-    from gptoss_aws.deployment import from_preset
-    from gptoss_aws.deployment.sagemaker import deploy, endpoint_from_stack_outputs, teardown
+    from gptoss_deploy import from_preset
+    from gptoss_deploy.sagemaker import deploy, endpoint_from_stack_outputs, teardown
 
     config = from_preset("gpt-oss-20b-g6e-xlarge", {"environment": "studio"})
     endpoint = deploy(config, image_uri=..., weights_s3_uri=..., execution_role_arn=...)
@@ -13,7 +13,7 @@ Install with ``pip install "gptoss-aws[sagemaker]"`` (SageMaker Studio already h
 
 ``deploy`` validates with the same ``find_problems`` the CDK app runs at synth, then creates
 the Model, EndpointConfig and Endpoint (and InferenceComponent) that
-``gptoss_aws.deployment.endpoint_plan`` lays out, through ``sagemaker.core.resources``.
+``gptoss_deploy.endpoint_plan`` lays out, through ``sagemaker.core.resources``.
 Who deployed with CDK instead reads the stack's outputs with
 ``endpoint_from_stack_outputs("GptossDev-SageMaker", boto3.client("cloudformation"))``.
 
@@ -43,16 +43,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import boto3
 
-from gptoss_aws.deployment.config import DeploymentConfig
-from gptoss_aws.deployment.endpoint_plan import (
+from gptoss_aws.errors import ConfigurationError, GptOssError
+from gptoss_aws.models import MODELS
+from gptoss_deploy.config import DeploymentConfig
+from gptoss_deploy.endpoint_plan import (
     DEFAULT_DOWNLOAD_TIMEOUT_S,
     DEFAULT_STARTUP_TIMEOUT_S,
     VARIANT_NAME,
     EndpointPlan,
     plan_endpoint,
 )
-from gptoss_aws.errors import ConfigurationError, GptOssError
-from gptoss_aws.models import MODELS
 
 if TYPE_CHECKING:
     from gptoss_aws.client import GptOss

@@ -8,22 +8,18 @@ the preset's SageMaker settings (``"sagemaker": null`` removes the endpoint).
 
 Two layers check a configuration, and both report every problem at once with its fix:
 pydantic checks each field on its own (types, ranges, unknown keys: a typo must not leave a
-default silently in place), then ``gptoss_aws.deployment.validation`` checks what only the whole
+default silently in place), then ``gptoss_deploy.validation`` checks what only the whole
 configuration can tell (does the model fit the GPU, is the instance offered in the region).
 """
 
 from __future__ import annotations
 
-import json
 import re
-import tomllib
-from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from gptoss_aws.errors import GptOssError
 from gptoss_aws.models import ModelSpec, get_model
@@ -146,7 +142,7 @@ class SageMakerConfig(_Strict):
 
     inference_ami_version: str | None = None
     """``InferenceAmiVersion`` of the production variant. Default: the newest AMI in
-    ``gptoss_aws.deployment.ami`` that offers the instance type and whose NVIDIA driver runs
+    ``gptoss_deploy.ami`` that offers the instance type and whose NVIDIA driver runs
     the image's CUDA (``al2023-ami-sagemaker-inference-gpu-4-1``: driver 580, CUDA 13.0)."""
 
     keep_weights_on_destroy: bool = False
@@ -250,7 +246,7 @@ class DeploymentConfig(_Strict):
 
     environment: str = Field(default=DEFAULT_ENVIRONMENT, pattern=_IDENTIFIER.pattern)
     """Environment name, from the file name; part of every resource name and tag (the
-    length limit comes from the names it ends up in: ``gptoss_aws.deployment.validation``)."""
+    length limit comes from the names it ends up in: ``gptoss_deploy.validation``)."""
 
     project: str = Field(default="gptoss", pattern=_IDENTIFIER.pattern)
     """Project name; part of every resource name and the ``project`` cost tag."""
@@ -332,186 +328,3 @@ class ResourceNames:
     def export(self, what: str) -> str:
         """Stable CloudFormation export name, e.g. ``gptoss-dev:EndpointName``."""
         return f"{self.export_prefix}:{what}"
-
-
-# Presets. Every number here is a default documented on the field above, or a budget sized
-# from the preset's own estimate in docs/infrastructure.md.
-PRESETS: dict[str, DeploymentConfig] = {
-    "gpt-oss-120b-p5-4xlarge": DeploymentConfig(
-        preset="gpt-oss-120b-p5-4xlarge",
-        region="us-west-2",
-        sagemaker=SageMakerConfig(
-            model="gpt-oss-120b", instance_type="ml.p5.4xlarge", min_instances=1, max_instances=2
-        ),
-        bedrock=BedrockConfig(),
-        cost=CostConfig(monthly_budget_usd=Decimal(12000)),
-    ),
-    "gpt-oss-120b-ic-p5-48xlarge": DeploymentConfig(
-        preset="gpt-oss-120b-ic-p5-48xlarge",
-        # us-east-1: the Price List offers ml.p5.48xlarge hosting there and the bundled price
-        # catalog prices it there.
-        region="us-east-1",
-        sagemaker=SageMakerConfig(
-            model="gpt-oss-120b",
-            instance_type="ml.p5.48xlarge",
-            inference_components=True,
-            gpus_per_copy=1,
-            # A rolling update replaces copies in batches of 5-50% of the copy count
-            # (InferenceComponentRollingUpdatePolicy): 2 copies make a batch of 1 valid,
-            # and 7 copies on 8 GPUs leave the batch a free GPU on the one instance.
-            min_copies=2,
-            max_copies=7,
-            min_instances=1,
-            max_instances=1,
-        ),
-        bedrock=BedrockConfig(),
-        cost=CostConfig(monthly_budget_usd=Decimal(50000)),
-    ),
-    "gpt-oss-20b-g6e-xlarge": DeploymentConfig(
-        preset="gpt-oss-20b-g6e-xlarge",
-        region="us-east-1",
-        sagemaker=SageMakerConfig(
-            model="gpt-oss-20b",
-            instance_type="ml.g6e.xlarge",
-            min_instances=1,
-            max_instances=2,
-            # The 20b's KV cache is two thirds of the 120b's and the weights a fifth: a full
-            # 128K context for 8 sequences fits in 48 GB (see the memory check).
-            max_model_len=131072,
-            concurrency=8,
-        ),
-        bedrock=BedrockConfig(),
-        cost=CostConfig(monthly_budget_usd=Decimal(4000)),
-    ),
-    "bedrock-only": DeploymentConfig(
-        preset="bedrock-only",
-        # us-east-1: Bedrock offers gpt-oss there, and the catalog's token prices are the
-        # us-east-1 offer file's.
-        region="us-east-1",
-        sagemaker=None,
-        bedrock=BedrockConfig(),
-        cost=CostConfig(monthly_budget_usd=Decimal(1000)),
-    ),
-}
-
-
-# The sections an environment file merges into the preset field by field; every other
-# value (including mappings such as `tags` and `bedrock.teams`) replaces the preset's whole,
-# so a file can also remove a team or a tag.
-SECTIONS = ("sagemaker", "bedrock", "cost")
-
-
-def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    merged = dict(base)
-    for key, value in override.items():
-        current = merged.get(key)
-        if key in SECTIONS and isinstance(value, Mapping) and isinstance(current, Mapping):
-            merged[key] = {**current, **value}
-        else:
-            merged[key] = value
-    return merged
-
-
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    return ".".join(str(part) for part in loc) or "(file)"
-
-
-def _pydantic_problems(error: ValidationError) -> list[Problem]:
-    problems = []
-    for item in error.errors():
-        field = _field_path(item["loc"])
-        if item["type"] == "extra_forbidden":
-            fix = (
-                "remove it, or correct its spelling (the fields are listed in "
-                "docs/infrastructure.md, section Configuration)"
-            )
-        elif item["type"] == "literal_error":
-            fix = f"use {item.get('ctx', {}).get('expected', 'one of the allowed values')}"
-        else:
-            fix = "see the field's documentation in docs/infrastructure.md, section Configuration"
-        problems.append(Problem(field, f"{item['msg']} (got {item.get('input')!r})", fix))
-    return problems
-
-
-def from_preset(
-    preset: str = DEFAULT_PRESET,
-    overrides: Mapping[str, Any] | None = None,
-    *,
-    source: str | None = None,
-) -> DeploymentConfig:
-    """A preset with ``overrides`` merged in, checked field by field.
-
-    Raises InvalidConfigurationError listing every field problem.
-    """
-    where = source or f"preset {preset!r}"
-    if preset not in PRESETS:
-        raise InvalidConfigurationError(
-            where,
-            [Problem("preset", f"unknown preset {preset!r}", f"use one of {', '.join(PRESETS)}")],
-        )
-    base = PRESETS[preset].model_dump(mode="python", exclude_unset=False)
-    merged = _merge(base, dict(overrides or {}))
-    merged["preset"] = preset
-    try:
-        return DeploymentConfig.model_validate(merged)
-    except ValidationError as error:
-        raise InvalidConfigurationError(where, _pydantic_problems(error)) from None
-
-
-def environment_file(name: str, directory: Path) -> Path:
-    for suffix in (".json", ".toml"):
-        path = directory / f"{name}{suffix}"
-        if path.is_file():
-            return path
-    known = sorted(
-        {p.stem for p in directory.glob("*.json")} | {p.stem for p in directory.glob("*.toml")}
-    )
-    raise InvalidConfigurationError(
-        f"environment {name!r}",
-        [
-            Problem(
-                "env",
-                f"no {name}.json or {name}.toml in {directory}",
-                f"pass -c env=<one of {', '.join(known) or 'none'}>, or create the file",
-            )
-        ],
-    )
-
-
-def read_environment_file(path: Path) -> dict[str, Any]:
-    text = path.read_text(encoding="utf-8")
-    try:
-        data: Any = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as error:
-        raise InvalidConfigurationError(
-            str(path), [Problem("(file)", f"cannot be parsed: {error}", "fix the syntax")]
-        ) from None
-    if not isinstance(data, dict):
-        raise InvalidConfigurationError(
-            str(path), [Problem("(file)", "is not a table/object", "write a JSON object")]
-        )
-    return data
-
-
-def load_environment(name: str, directory: Path) -> DeploymentConfig:
-    """Read ``<directory>/<name>.json`` (or ``.toml``): a preset plus overrides.
-
-    The environment name is the file name, so ``dev.json`` always deploys ``dev``.
-    Keys starting with ``$`` (e.g. ``"$comment"``) are ignored, since JSON has no comments.
-    """
-    path = environment_file(name, directory)
-    data = {k: v for k, v in read_environment_file(path).items() if not k.startswith("$")}
-    preset = data.pop("preset", DEFAULT_PRESET)
-    if "environment" in data and data["environment"] != name:
-        raise InvalidConfigurationError(
-            str(path),
-            [
-                Problem(
-                    "environment",
-                    f"{data['environment']!r} differs from the file name {name!r}",
-                    "remove the key (the file name is the environment name)",
-                )
-            ],
-        )
-    data["environment"] = name
-    return from_preset(str(preset), data, source=str(path))

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from gptoss_aws.deployment.capacity import assumed_quota, rolling, rolling_copies, update_plan
-from gptoss_aws.deployment.config import InvalidConfigurationError, from_preset
-from gptoss_aws.deployment.validation import find_problems, validate
+from gptoss_deploy.capacity import assumed_quota, rolling, rolling_copies, update_plan
+from gptoss_deploy.config import InvalidConfigurationError
+from gptoss_deploy.loading import from_preset
+from gptoss_deploy.validation import find_problems, validate
 
 
 def test_a_single_instance_endpoint_updates_blue_green_and_needs_a_second_instance() -> None:
