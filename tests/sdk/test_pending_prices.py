@@ -19,7 +19,6 @@ import stated_prices
 from botocore.awsrequest import AWSResponse, HTTPHeaders
 from botocore.response import StreamingBody
 from botocore.stub import ANY, Stubber
-from gptoss_deploy.config import PRESETS
 from moto import mock_aws
 
 from gptoss_aws import GptOss, open_ledger
@@ -34,6 +33,7 @@ from gptoss_aws.pricing import PriceBook
 from gptoss_aws.reports.summary import summarize, timeline_allocator
 from gptoss_aws.tracking import CallIntent, Tracker
 from gptoss_aws.types import CallRecord, Usage
+from gptoss_deploy.presets import PRESETS
 
 HI = [{"role": "user", "content": "Hi"}]
 META = {"RequestId": "req-1", "HTTPStatusCode": 200, "HTTPHeaders": {}, "RetryAttempts": 0}

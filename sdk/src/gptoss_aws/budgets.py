@@ -36,8 +36,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from gptoss_aws.backends.registry import BackendCostBasis, cost_basis_of, title_of
 from gptoss_aws.errors import ConfigurationError
-from gptoss_aws.types import CallRecord
+from gptoss_aws.types import Backend, CallRecord
 
 logger = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class Budget(BaseModel):
     unit: BudgetUnit = "usd"
     period: BudgetPeriod = "month"
     scope: dict[str, str] = Field(default_factory=dict)
-    backend: Literal["sagemaker", "bedrock", "openai"] | None = None
+    backend: Backend | None = None  # a registered backend's name
     model: str | None = None
     mode: BudgetMode = "hard"
 
@@ -91,14 +92,21 @@ class Budget(BaseModel):
             raise ValueError(f"budget {self.name!r}: limit must be a finite number >= 0")
         if self.unit == "tokens" and self.limit != self.limit.to_integral_value():
             raise ValueError(f"budget {self.name!r}: a token limit must be a whole number")
-        if self.unit == "usd" and self.mode == "hard" and self.backend == "sagemaker":
+        if self.unit == "usd" and self.mode == "hard" and self._instance_hours():
+            title = title_of(str(self.backend))
             raise ValueError(
-                f"budget {self.name!r}: a hard USD budget cannot cover SageMaker calls: an "
+                f"budget {self.name!r}: a hard USD budget cannot cover {title} calls: an "
                 "endpoint is billed by instance-hour and a call's share is only known when a "
                 "report allocates a window, so there is no per-call price to reserve. Use a "
                 "token budget (unit='tokens') or mode='soft'."
             )
         return self
+
+    def _instance_hours(self) -> bool:
+        return (
+            self.backend is not None
+            and cost_basis_of(self.backend) is BackendCostBasis.INSTANCE_HOURS
+        )
 
     def applies_to(self, record: CallRecord) -> bool:
         """Whether a call falls under this budget's scope and filters (not its period)."""

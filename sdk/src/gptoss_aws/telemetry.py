@@ -13,9 +13,10 @@ theirs from a report, unpriced calls have none), LatencyMs.
 
 OpenTelemetry: attribute names from the GenAI semantic conventions (registry in
 open-telemetry/semantic-conventions-genai, status "development"): gen_ai.operation.name,
-gen_ai.provider.name (``aws.bedrock`` for Bedrock; ``openai`` for an OpenAI-compatible
-server, whose API flavour it is; ``aws.sagemaker`` for SageMaker, which the registry does
-not list, and the convention allows custom values), gen_ai.request.model,
+gen_ai.provider.name (each backend's declared ``telemetry_provider``: ``aws.bedrock`` for
+Bedrock; ``openai`` for an OpenAI-compatible server, whose API flavour it is;
+``aws.sagemaker`` for SageMaker, which the registry does not list, and the convention allows
+custom values), gen_ai.request.model,
 gen_ai.usage.input_tokens, gen_ai.usage.output_tokens, gen_ai.usage.reasoning.output_tokens
 (part of output_tokens, as the convention says), gen_ai.request.stream,
 gen_ai.response.time_to_first_chunk (seconds), error.type. OpenTelemetry is not a
@@ -30,12 +31,11 @@ import sys
 import threading
 from typing import IO, Any
 
+from gptoss_aws.backends.registry import telemetry_provider_of
 from gptoss_aws.types import CallRecord
 
 DEFAULT_NAMESPACE = "GptOssAws"
 EMF_DIMENSIONS = ("model", "backend", "endpoint")
-
-_PROVIDER = {"bedrock": "aws.bedrock", "openai": "openai", "sagemaker": "aws.sagemaker"}
 
 
 def _endpoint_dimension(record: CallRecord) -> str:
@@ -114,7 +114,7 @@ def otel_attributes(record: CallRecord) -> dict[str, str | int | float | bool]:
     under ``gptoss_aws.``)."""
     attributes: dict[str, str | int | float | bool] = {
         "gen_ai.operation.name": "chat",
-        "gen_ai.provider.name": _PROVIDER.get(record.backend, record.backend),
+        "gen_ai.provider.name": telemetry_provider_of(record.backend),
         "gen_ai.request.model": record.model_id or record.model,
         "gen_ai.usage.input_tokens": record.prompt_tokens,
         "gen_ai.usage.output_tokens": record.completion_tokens,

@@ -14,13 +14,15 @@ refresh``) prices it later at the price in force when it ran. Otherwise the ledg
 reservation from then on, so a process killed mid-call leaves a row that
 ``Ledger.reconcile`` turns into an aborted one.
 
-How each backend is costed:
+How a call is costed follows its backend's declared cost basis
+(``gptoss_aws.backends.registry.BackendCostBasis``); a backend name nobody registered is a
+ConfigurationError, never costed as another backend:
 
-- ``bedrock``: per token, from the PriceBook (model, region, service tier), at the tier AWS
-  reports having served the call at; exact cost at finish, or pending.
-- ``openai`` (an OpenAI-compatible server): per token only if the caller gives a price
-  (``CallIntent.price``); otherwise it is unpriced (there is no AWS price to fill it).
-- ``sagemaker``: instance-hours. ``cost_usd`` stays None at finish and reports allocate the
+- per token (``bedrock``): from the PriceBook (model, region, service tier), at the tier
+  AWS reports having served the call at; exact cost at finish, or pending.
+- caller-priced (``openai``, an OpenAI-compatible server): per token only if the caller
+  gives a price (``CallIntent.price``); otherwise it is unpriced (no AWS price can fill it).
+- instance-hours (``sagemaker``). ``cost_usd`` stays None at finish and reports allocate the
   endpoint's instance-hours over a window (``gptoss_aws.costing.allocation``); an instance
   price missing at that point leaves the window pending with its fill command. Token budgets
   cover SageMaker calls; a hard USD budget that would cover one raises ConfigurationError at
@@ -38,8 +40,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol, get_args
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from gptoss_aws.backends.registry import (
+    BackendCostBasis,
+    backend_names,
+    cost_basis_of,
+    title_of,
+    unknown_backend_message,
+)
 from gptoss_aws.budgets import Budget, make_budgets
 from gptoss_aws.errors import ConfigurationError, GptOssError, UnpricedError
 from gptoss_aws.ledger.base import utcnow
@@ -168,10 +177,8 @@ class CallIntent:
             problems.append(
                 f"service_tier must be one of {list(SERVICE_TIERS)}, not {self.service_tier!r}"
             )
-        if self.backend not in get_args(Backend):
-            problems.append(
-                f"backend must be one of {list(get_args(Backend))}, not {self.backend!r}"
-            )
+        if self.backend not in backend_names():
+            problems.append(unknown_backend_message(self.backend))
         if not isinstance(self.model, str) or not self.model:
             problems.append("model must be a non-empty string")
         if self.max_tokens is not None and (
@@ -272,22 +279,25 @@ class Tracker:
         return _Pricing("per_token", price, price.describe())
 
     def _pricing(self, intent: CallIntent) -> _Pricing:
+        basis = cost_basis_of(intent.backend)
         try:
-            if intent.backend == "bedrock":
+            if basis is BackendCostBasis.PER_TOKEN:
                 if not intent.region:
-                    raise ConfigurationError("a Bedrock call needs its region to be priced")
+                    raise ConfigurationError(
+                        f"a {title_of(intent.backend)} call needs its region to be priced"
+                    )
                 return self.token_pricing(intent.model, intent.region, intent.service_tier)
-            if intent.backend == "openai":
+            if basis is BackendCostBasis.CALLER_PRICED:
                 if intent.price is None:
                     raise UnpricedError(
-                        f"no price for {intent.model!r} on the OpenAI-compatible server "
+                        f"no price for {intent.model!r} on the {title_of(intent.backend)} "
                         f"{intent.endpoint or ''}: pass a per-token price, or opt in to "
                         "recording the call as unpriced (allow_unpriced=True)"
                     )
                 return _Pricing("per_token", intent.price, intent.price.describe())
-            # SageMaker: the call's share is allocated later, from the endpoint's timeline and
-            # the instance price then in the book; a price missing now only means the report
-            # will say pending until it is filled. Nothing to refuse here.
+            # Instance-hours (SageMaker): the call's share is allocated later, from the
+            # endpoint's timeline and the instance price then in the book; a price missing now
+            # only means the report will say pending until it is filled. Nothing to refuse.
             if not intent.instance_type or not intent.region:
                 return _Pricing("instance_hours")
             try:
@@ -308,7 +318,7 @@ class Tracker:
         reserved_usd: Decimal | None = None
         if pricing.token_price is not None:
             reserved_usd = _worst_case_usd(pricing.token_price, prompt_bound, completion_bound)
-            if intent.backend == "bedrock" and intent.service_tier not in (None, DEFAULT_TIER):
+            if basis_is_tiered(intent.backend) and intent.service_tier not in (None, DEFAULT_TIER):
                 # The call is priced at the tier AWS reports having served it at, which need
                 # not be the one asked for (the response carries it: ConverseResponse
                 # serviceTier), so the reservation covers the dearer of the requested tier
@@ -368,13 +378,25 @@ class Tracker:
                     "budget cannot bound an unpriced call. Add a price, or narrow the budget."
                 )
             if record.cost_basis == "instance_hours":
+                title = title_of(record.backend)
+                others = " or ".join(
+                    repr(name)
+                    for name in backend_names()
+                    if cost_basis_of(name) is not BackendCostBasis.INSTANCE_HOURS
+                )
                 raise ConfigurationError(
-                    f"{budget.describe()} covers this SageMaker call, but a SageMaker call has "
+                    f"{budget.describe()} covers this {title} call, but a {title} call has "
                     "no per-call price (the endpoint is billed by instance-hour and a call's "
                     "share is only known when a report allocates a window), so a hard USD "
-                    "budget cannot reserve it. Give the budget backend='bedrock' (or 'openai'), "
+                    f"budget cannot reserve it. Give the budget backend={others}, "
                     "use unit='tokens', or make it soft."
                 )
+
+
+def basis_is_tiered(backend: str) -> bool:
+    """Per-token AWS prices come per service tier; the call is priced at the tier AWS
+    reports having served it at."""
+    return cost_basis_of(backend) is BackendCostBasis.PER_TOKEN
 
 
 def _worst_case_usd(price: TokenPrice, prompt: int, completion: int) -> Decimal:
@@ -486,7 +508,7 @@ class TrackedCall:
         return cost
 
     def _served_tier(self, usage: Usage, reported: str | None) -> str | None:
-        if self.record.backend != "bedrock":
+        if not basis_is_tiered(self.record.backend):
             return None
         reported = reported or (usage.model_extra or {}).get("service_tier")
         return canonical_tier(reported or self.record.service_tier_requested)
@@ -494,7 +516,7 @@ class TrackedCall:
     def _cost(self, usage: Usage, tier: str | None) -> Cost:
         pricing = self._pricing
         if (
-            self.record.backend == "bedrock"
+            basis_is_tiered(self.record.backend)
             and tier is not None
             and tier != canonical_tier(self.record.service_tier_requested)
             and self.record.region is not None

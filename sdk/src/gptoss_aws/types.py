@@ -5,11 +5,21 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-Backend = Literal["sagemaker", "bedrock", "openai"]
+
+def _known_backend(name: str) -> str:
+    # Imported here: the registry imports the backend modules, which import this one.
+    from gptoss_aws.backends.registry import check_backend_name
+
+    return check_backend_name(name)
+
+
+# The name a backend registered under (gptoss_aws.backends.registry): "sagemaker",
+# "bedrock", "openai", or whichever backend module is added.
+Backend = Annotated[str, AfterValidator(_known_backend)]
 # How a call's cost was found: a per-token price (Bedrock, or a user price for an
 # OpenAI-compatible server); a share of instance-hours allocated later over a window
 # (SageMaker, see the cost module); "pending": a per-token call whose AWS price was not known

@@ -9,15 +9,19 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 import anyio.to_thread
 
 from gptoss_aws.backends._request import ChatRequest
+from gptoss_aws.backends.registry import BackendCostBasis, register
+from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.models import get_model
 from gptoss_aws.types import Backend, ChatCompletion, ChatCompletionChunk
 
 if TYPE_CHECKING:
+    import argparse
+
     from gptoss_aws.pricing.records import TokenPrice
 
 DEFAULT_TIMEOUT = 600.0  # seconds, as openai-python: reasoning at "high" effort is slow
@@ -77,10 +81,35 @@ class AsyncChunkStream(Protocol):
 
 class BackendBase(ABC):
     """A backend. Sync methods are the primitives; the async ones default to running them
-    in a worker thread (boto3 is synchronous), and the httpx backend overrides them."""
+    in a worker thread (boto3 is synchronous), and the httpx backend overrides them.
 
-    name: Backend
+    A concrete backend describes itself with class attributes, and defining the class
+    registers it (``gptoss_aws.backends.registry``): ``name`` is what call records, budgets
+    and ``gptoss-aws costs --backend`` say; ``cost_basis`` decides how the tracker prices its
+    calls; ``telemetry_provider`` is its OpenTelemetry ``gen_ai.provider.name``; ``title``
+    names it in messages; ``cli_flag`` (with ``cli_metavar``, ``cli_help`` and
+    ``from_cli``) selects it in ``gptoss-aws chat``.
+    """
+
+    name: ClassVar[Backend]
+    cost_basis: ClassVar[BackendCostBasis]
+    telemetry_provider: ClassVar[str]
+    title: ClassVar[str]
+    cli_flag: ClassVar[str | None] = None
+    cli_metavar: ClassVar[str | None] = None
+    cli_help: ClassVar[str | None] = None
     timeout: float
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in vars(cls):
+            register(cls)
+
+    @classmethod
+    def from_cli(cls, value: str, args: argparse.Namespace) -> BackendBase:
+        """The backend ``gptoss-aws chat {cli_flag} VALUE`` asks for (``args``: the other
+        flags: --region, --model, --timeout...)."""
+        raise ConfigurationError(f"the {cls.name} backend cannot be chosen on the command line")
 
     @abstractmethod
     def target(self) -> Target: ...

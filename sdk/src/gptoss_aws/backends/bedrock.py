@@ -37,6 +37,7 @@ token, capped at the output tokens, and the usage carries
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -52,6 +53,7 @@ from botocore.config import Config
 from gptoss_aws.backends._aws import AwsBackend, map_aws_error
 from gptoss_aws.backends._request import ChatRequest
 from gptoss_aws.backends.base import DEFAULT_TIMEOUT, BackendResult, ChunkStream, Target
+from gptoss_aws.backends.registry import BackendCostBasis
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.models import MODELS, get_model
 from gptoss_aws.pricing.regions import SERVICE_TIERS, canonical_tier
@@ -505,6 +507,11 @@ class _ConverseChunkStream:
 
 class BedrockBackend(AwsBackend):
     name = "bedrock"
+    cost_basis = BackendCostBasis.PER_TOKEN
+    telemetry_provider = "aws.bedrock"  # the GenAI semantic conventions' provider registry
+    title = "Bedrock"
+    cli_flag, cli_metavar = "--bedrock", "MODEL"
+    cli_help = "gpt-oss-120b, gpt-oss-20b, a Bedrock model id or an inference profile ARN"
     runtime_service = "bedrock-runtime"
     control_service = "bedrock"
 
@@ -528,6 +535,10 @@ class BedrockBackend(AwsBackend):
         self.team_tag = team_tag
         self._init_aws(session, region, config, timeout, runtime_client, bedrock_client)
         self._lock = threading.Lock()
+
+    @classmethod
+    def from_cli(cls, value: str, args: argparse.Namespace) -> BedrockBackend:
+        return cls(value, region=args.region, timeout=args.timeout)
 
     @property
     def runtime(self) -> BedrockRuntimeClient:

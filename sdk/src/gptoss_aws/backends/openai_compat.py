@@ -9,9 +9,11 @@ parsing between them.
 
 from __future__ import annotations
 
+import argparse
 import json
 import threading
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Self
 
 import httpx
@@ -29,6 +31,7 @@ from gptoss_aws.backends.base import (
     Target,
     short_model_name,
 )
+from gptoss_aws.backends.registry import BackendCostBasis
 from gptoss_aws.errors import APIConnectionError, APITimeoutError, ConfigurationError, ModelError
 
 if TYPE_CHECKING:
@@ -62,6 +65,11 @@ class _Clients:
 
 class OpenAICompatibleBackend(BackendBase):
     name = "openai"
+    cost_basis = BackendCostBasis.CALLER_PRICED
+    # The API flavour it speaks, as the GenAI semantic conventions name it.
+    telemetry_provider = "openai"
+    title = "OpenAI-compatible server"
+    cli_flag, cli_metavar, cli_help = "--base-url", "URL", "an OpenAI-compatible server"
 
     def __init__(
         self,
@@ -84,6 +92,23 @@ class OpenAICompatibleBackend(BackendBase):
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
         self._clients = _Clients(http_client, async_http_client)
+
+    @classmethod
+    def from_cli(cls, value: str, args: argparse.Namespace) -> OpenAICompatibleBackend:
+        price = None
+        if (args.price_in is None) != (args.price_out is None):
+            raise ConfigurationError("give both --price-in and --price-out, or neither")
+        if args.price_in is not None:
+            from gptoss_aws.pricing.records import TokenPrice
+
+            price = TokenPrice(
+                input_per_1m=args.price_in,
+                output_per_1m=args.price_out,
+                source="gptoss-aws chat --price-in/--price-out",
+                as_of=datetime.now(UTC).date(),
+                layer="override",
+            )
+        return cls(value, api_key=args.api_key, model=args.model, price=price, timeout=args.timeout)
 
     def with_timeout(self, timeout: float) -> Self:
         clone = type(self).__new__(type(self))

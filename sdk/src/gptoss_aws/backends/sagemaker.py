@@ -15,6 +15,7 @@ type, and pricing decides what that means.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import threading
@@ -37,6 +38,7 @@ from gptoss_aws.backends.base import (
     Target,
     short_model_name,
 )
+from gptoss_aws.backends.registry import BackendCostBasis
 from gptoss_aws.errors import ConfigurationError, ModelError, NotFoundError, PermissionDeniedError
 
 if TYPE_CHECKING:
@@ -56,6 +58,12 @@ class _Shared:
 
 class SageMakerBackend(AwsBackend):
     name = "sagemaker"
+    cost_basis = BackendCostBasis.INSTANCE_HOURS
+    # The GenAI semantic conventions' provider registry has no SageMaker entry; the
+    # convention allows custom values (open-telemetry/semantic-conventions-genai).
+    telemetry_provider = "aws.sagemaker"
+    title = "SageMaker"
+    cli_flag, cli_metavar, cli_help = "--sagemaker", "ENDPOINT", "a SageMaker endpoint name"
     runtime_service = "sagemaker-runtime"
     control_service = "sagemaker"
 
@@ -85,6 +93,17 @@ class SageMakerBackend(AwsBackend):
         self.model = model
         self.custom_attributes = custom_attributes
         self._shared = _Shared(lock=threading.Lock())
+
+    @classmethod
+    def from_cli(cls, value: str, args: argparse.Namespace) -> SageMakerBackend:
+        return cls(
+            value,
+            inference_component=args.inference_component,
+            region=args.region,
+            instance_type=args.instance_type,
+            model=args.model,
+            timeout=args.timeout,
+        )
 
     # -- clients ------------------------------------------------------------------------
 

@@ -15,7 +15,6 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -23,6 +22,7 @@ from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.types import ChatCompletion, Cost, ToolCall, Usage
 
 if TYPE_CHECKING:
+    from gptoss_aws.backends.base import BackendBase
     from gptoss_aws.client import GptOss
     from gptoss_aws.resources import TrackerLike
 
@@ -39,13 +39,8 @@ def register(
         description="Send one prompt to gpt-oss and print reasoning, answer, usage and cost.",
     )
     where = parser.add_mutually_exclusive_group(required=True)
-    where.add_argument("--sagemaker", metavar="ENDPOINT", help="a SageMaker endpoint name")
-    where.add_argument(
-        "--bedrock",
-        metavar="MODEL",
-        help="gpt-oss-120b, gpt-oss-20b, a Bedrock model id or an inference profile ARN",
-    )
-    where.add_argument("--base-url", metavar="URL", help="an OpenAI-compatible server")
+    for backend in _cli_backends():
+        where.add_argument(backend.cli_flag, metavar=backend.cli_metavar, help=backend.cli_help)
     parser.add_argument("prompt", help="the user message ('-' reads it from standard input)")
     parser.add_argument("--system", help="a developer (system) message to send first")
     parser.add_argument("--stream", action="store_true", help="print the answer as it comes")
@@ -83,6 +78,17 @@ def register(
     parser.set_defaults(func=lambda args: run(args, tracker_factory=tracker_factory))
 
 
+def _cli_backends() -> list[type[BackendBase]]:
+    """The backends that declare a flag selecting them (``BackendBase.cli_flag``)."""
+    from gptoss_aws.backends.registry import backend_classes
+
+    return [backend for backend in backend_classes() if backend.cli_flag]
+
+
+def _dest(flag: str) -> str:
+    return flag.lstrip("-").replace("-", "_")  # as argparse derives it
+
+
 def _usd(text: str) -> Decimal:
     try:
         value = Decimal(text)
@@ -115,39 +121,19 @@ def default_tracker(args: argparse.Namespace) -> TrackerLike | None:
 def build_client(args: argparse.Namespace, tracker: TrackerLike | None) -> GptOss:
     from gptoss_aws.client import GptOss
 
-    common: dict[str, Any] = {
-        "tracker": tracker,
-        "tags": _tags(args.tag),
-        "max_retries": args.max_retries,
-        "timeout": args.timeout,
-    }
-    if args.sagemaker:
-        return GptOss.sagemaker(
-            args.sagemaker,
-            inference_component=args.inference_component,
-            region=args.region,
-            instance_type=args.instance_type,
-            model=args.model,
-            **common,
-        )
-    if args.bedrock:
-        return GptOss.bedrock(args.bedrock, region=args.region, **common)
-    price = None
-    if (args.price_in is None) != (args.price_out is None):
-        raise ConfigurationError("give both --price-in and --price-out, or neither")
-    if args.price_in is not None:
-        from gptoss_aws.pricing.records import TokenPrice
-
-        price = TokenPrice(
-            input_per_1m=args.price_in,
-            output_per_1m=args.price_out,
-            source="gptoss-aws chat --price-in/--price-out",
-            as_of=datetime.now(UTC).date(),
-            layer="override",
-        )
-    return GptOss.openai_compatible(
-        args.base_url, api_key=args.api_key, model=args.model, price=price, **common
-    )
+    tags = _tags(args.tag)
+    for backend_class in _cli_backends():
+        assert backend_class.cli_flag is not None  # _cli_backends keeps only these
+        value = getattr(args, _dest(backend_class.cli_flag), None)
+        if value:
+            return GptOss(
+                backend_class.from_cli(value, args),
+                tracker=tracker,
+                tags=tags,
+                max_retries=args.max_retries,
+            )
+    flags = ", ".join(str(b.cli_flag) for b in _cli_backends())
+    raise ConfigurationError(f"say where to send the prompt: one of {flags}")
 
 
 def run(

@@ -15,6 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from gptoss_aws.backends.registry import backend_names
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.reports.summary import GROUP_KEYS_HELP, aws_allocator, summarize
 
@@ -63,7 +64,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--ledger", help="ledger file, sqlite:///PATH or dynamodb://TABLE?region=")
     parser.add_argument("--format", choices=("table", "csv", "json"), default="table")
     parser.add_argument("--model", help="only this model")
-    parser.add_argument("--backend", choices=("sagemaker", "bedrock", "openai"))
+    parser.add_argument("--backend", choices=backend_names())
     parser.add_argument("--endpoint", help="only this endpoint")
     parser.add_argument(
         "--tag", action="append", type=_tag, default=[], metavar="KEY=VALUE",

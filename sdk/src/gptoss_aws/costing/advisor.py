@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from gptoss_aws.backends.registry import billed_by_instance_hours
 from gptoss_aws.costing.allocation import SECONDS_PER_HOUR
 from gptoss_aws.costing.capacity import InstanceTimeline, exact_seconds
 from gptoss_aws.costing.intervals import as_utc, in_flight, merge_intervals
@@ -240,7 +241,7 @@ def _throughput_from_calls(
     calls: Sequence[CallRecord], mean_instances: Decimal
 ) -> Throughput | None:
     """Output tokens / seconds with at least one call in flight / mean instance count."""
-    timed = [c for c in calls if c.backend == "sagemaker" and in_flight(c) is not None]
+    timed = [c for c in calls if billed_by_instance_hours(c.backend) and in_flight(c) is not None]
     busy = merge_intervals([iv for iv in (in_flight(c) for c in timed) if iv is not None])
     seconds = sum((exact_seconds(lo, hi) for lo, hi in busy), Decimal(0))
     tokens = sum(c.completion_tokens for c in timed)

@@ -34,6 +34,7 @@ from datetime import datetime
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+from gptoss_aws.backends.registry import billed_by_instance_hours
 from gptoss_aws.costing.capacity import InstanceTimeline, exact_seconds
 from gptoss_aws.costing.intervals import as_utc, in_flight, merge_intervals
 from gptoss_aws.errors import ConfigurationError, UnpricedError
@@ -232,7 +233,7 @@ def allocate(
     in_window = [
         c
         for c in calls
-        if c.backend == "sagemaker" and window_start <= as_utc(c.started_at) < window_end
+        if billed_by_instance_hours(c.backend) and window_start <= as_utc(c.started_at) < window_end
     ]
     in_window.sort(key=lambda c: (as_utc(c.started_at), c.id))
     matched, unmatched = _match(in_window, timelines)

@@ -30,10 +30,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args, runtime_checkable
 
+from gptoss_aws.backends.registry import backend_names
 from gptoss_aws.budgets import Budget, BudgetWarning
 from gptoss_aws.errors import BudgetExceededError, ConfigurationError, GptOssError
 from gptoss_aws.pricing.regions import SERVICE_TIERS
-from gptoss_aws.types import Backend, CallRecord, CallStatus, CostBasis
+from gptoss_aws.types import CallRecord, CallStatus, CostBasis
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -230,7 +231,7 @@ def validate_record(record: CallRecord, *, final: bool | None = None) -> CallRec
         if value not in allowed:
             problems.append(f"{field} must be one of {list(allowed)}, got {value!r}")
 
-    check_choice("backend", record.backend, get_args(Backend))
+    check_choice("backend", record.backend, backend_names())
     check_choice("status", record.status, get_args(CallStatus))
     check_choice("cost_basis", record.cost_basis, get_args(CostBasis))
     check_choice("usage_source", record.usage_source, ("reported", "estimated"))
