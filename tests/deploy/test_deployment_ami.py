@@ -14,17 +14,11 @@ from pathlib import Path
 import botocore
 import pytest
 
-from gptoss_deploy.ami import (
-    IMAGE_CUDA,
-    INFERENCE_AMIS,
-    ami_problems,
-    cuda_supported_by_driver,
-    default_inference_ami,
-    parse_version,
-)
+from gptoss_deploy.ami import INFERENCE_AMIS, ami_problems, default_inference_ami
 from gptoss_deploy.loading import from_preset
 from gptoss_deploy.presets import PRESETS
 from gptoss_deploy.validation import find_problems
+from gptoss_facts.cuda import IMAGE_CUDA, cuda_supported_by_driver, parse_version
 
 
 def test_every_preset_with_an_endpoint_pins_the_cuda_13_ami() -> None:
@@ -58,7 +52,9 @@ def test_the_table_names_only_amis_the_sagemaker_api_accepts() -> None:
     ],
 )
 def test_the_driver_decides_the_highest_cuda(driver: str, cuda: tuple[int, int]) -> None:
-    assert cuda_supported_by_driver(parse_version(driver)) == cuda
+    version = parse_version(driver)
+    assert version is not None
+    assert cuda_supported_by_driver(version) == cuda
 
 
 def test_an_older_driver_ami_is_refused_with_the_reason() -> None:

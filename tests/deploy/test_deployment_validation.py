@@ -6,8 +6,6 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gptoss_aws.instances import INSTANCE_TYPES
-from gptoss_aws.models import GPT_OSS_120B
 from gptoss_aws.pricing.regions import BEDROCK_GPT_OSS_REGIONS
 from gptoss_deploy.config import (
     DeploymentConfig,
@@ -19,6 +17,8 @@ from gptoss_deploy.loading import from_preset
 from gptoss_deploy.memory import LOAD_FACTOR, container_environment, memory_plan
 from gptoss_deploy.presets import PRESETS
 from gptoss_deploy.validation import find_problems, validate
+from gptoss_facts.instances import INSTANCE_TYPES
+from gptoss_facts.models import GPT_OSS_120B
 
 
 def problems_of(

@@ -39,8 +39,8 @@ from sagemaker_standin import SageMakerRuntimeStandIn
 from sagemaker_standin.eventstream import frame
 from serverproc import Server, serve_tiny
 
-from gptoss_aws.instances import INSTANCE_TYPES
 from gptoss_deploy.sagemaker import TELEMETRY_OPT_OUT_ENV, write_telemetry_opt_out
+from gptoss_facts.instances import INSTANCE_TYPES
 
 REGION = "us-east-1"
 # What the container calls the tiny model: the name the deployed endpoint asks for

@@ -16,7 +16,6 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -26,9 +25,7 @@ from conftest import REGION, moto_sagemaker_fixes
 from moto import mock_aws
 
 from gptoss_aws.errors import ConfigurationError
-from gptoss_aws.instances import INSTANCE_TYPES
 from gptoss_deploy import InvalidConfigurationError, from_preset
-from gptoss_deploy import endpoint_plan as plan_module
 from gptoss_deploy.config import DeploymentConfig
 from gptoss_deploy.endpoint_plan import plan_endpoint, stamped_name
 from gptoss_deploy.memory import container_environment
@@ -41,8 +38,10 @@ from gptoss_deploy.sagemaker import (
     endpoint_from_stack_outputs,
     teardown,
 )
+from gptoss_facts import endpoint as endpoint_facts
+from gptoss_facts.instances import INSTANCE_TYPES
+from gptoss_facts.names import SAGEMAKER_NAME
 
-REPO = Path(__file__).resolve().parents[2]
 ACCOUNT = "123456789012"  # moto's default account
 IMAGE = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/gptoss-vllm:1"
 WEIGHTS = "s3://gptoss-weights/models/gpt-oss-20b/"
@@ -285,30 +284,22 @@ def test_names_fit_sagemaker() -> None:
     assert stamped_name("gptoss-dev-gpt-oss-20b", at) == "gptoss-dev-gpt-oss-20b-20260102030405678"
     long = stamped_name("a" * 60 + "-b", at)
     assert len(long) == 63
-    assert re.fullmatch(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}", long)
+    assert SAGEMAKER_NAME.fullmatch(long)
 
 
-def test_defaults_match_the_cdk_construct() -> None:
-    """The notebook path keeps the CDK construct's defaults (it cannot import infra/)."""
-    props = (REPO / "infra/src/gptoss_infra/constructs/sagemaker/endpoint_props.py").read_text()
-
-    def number(pattern: str) -> int:
-        found = re.search(pattern, props)
-        assert found, pattern
-        return int(found.group(1))
-
-    assert (
-        number(r"DEFAULT_STARTUP_TIMEOUT = Duration\.seconds\((\d+)\)")
-        == plan_module.DEFAULT_STARTUP_TIMEOUT_S
+def test_defaults_are_the_shared_endpoint_facts() -> None:
+    """The notebook path takes its defaults where the CDK construct takes them:
+    gptoss_facts.endpoint (the source-text comparison with infra is gone with the copy)."""
+    plan = plan_endpoint(config(), image_uri=IMAGE, weights_s3_uri=WEIGHTS, execution_role_arn=ROLE)
+    variant = plan.endpoint_config["production_variants"][0]
+    assert variant["variant_name"] == endpoint_facts.VARIANT_NAME
+    assert variant["routing_config"] == {
+        "routing_strategy": endpoint_facts.DEFAULT_ROUTING_STRATEGY
+    }
+    assert variant["container_startup_health_check_timeout_in_seconds"] == (
+        endpoint_facts.STARTUP_TIMEOUT_S
     )
-    assert (
-        number(r"DEFAULT_DOWNLOAD_TIMEOUT = Duration\.seconds\((\d+)\)")
-        == plan_module.DEFAULT_DOWNLOAD_TIMEOUT_S
-    )
-    assert number(r"DEFAULT_VOLUME_SIZE_GB = (\d+)") == plan_module.DEFAULT_VOLUME_SIZE_GB
-    assert number(r"min_memory_mb: int = (\d+)") == plan_module.COMPONENT_MIN_MEMORY_MB
-    assert f'variant_name: str = "{plan_module.VARIANT_NAME}"' in props
-    assert f'routing_strategy: str = "{plan_module.ROUTING_STRATEGY}"' in props
+    assert variant["model_data_download_timeout_in_seconds"] == endpoint_facts.DOWNLOAD_TIMEOUT_S
 
 
 # ---- a stack deployed with CDK ------------------------------------------------------------

@@ -18,24 +18,15 @@ Sources:
   (inference-gpu-drivers.html, column "compatible instance types with AMI version override")
   and AWS's own deploy code that pins it (the SageMaker Python SDK's CUDA-13 AMI inference
   for ml.g4dn/g5/g6/g6e/p4d/p4de/p5/p5e/p5en; aws-samples notebooks on ml.g7e).
-- ``IMAGE_CUDA``: vLLM's ``docker/Dockerfile`` builds ``vllm/vllm-openai`` on
-  ``nvidia/cuda:${CUDA_VERSION}`` with ``ARG CUDA_VERSION=13.0.x`` since the default image
-  moved to CUDA 13.0 after v0.20.0 (vllm-project/vllm #42738); our Dockerfile starts FROM
-  ``vllm/vllm-openai:v0.32.0``.
-- ``MIN_DRIVER_FOR_CUDA``: NVIDIA CUDA Toolkit release notes, table "CUDA Toolkit and
-  Minimum Required Driver Version" (Linux, x86_64).
+- The image's CUDA (``IMAGE_CUDA``) and the minimum driver per CUDA version are
+  ``gptoss_facts.cuda``'s, shared with the container's start-up driver check.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-BASE_IMAGE = "vllm/vllm-openai:v0.32.0"
-IMAGE_CUDA: tuple[int, int] = (13, 0)
-IMAGE_CUDA_SOURCE = (
-    "vLLM docker/Dockerfile (ARG CUDA_VERSION=13.0.x, base nvidia/cuda) for "
-    f"{BASE_IMAGE}; default image on CUDA 13.0 since v0.20.0 (vllm-project/vllm #42738)"
-)
+from gptoss_facts.cuda import IMAGE_CUDA
 
 API_REFERENCE = (
     "SageMaker API reference, ProductionVariant.InferenceAmiVersion (botocore 1.44.8 service model)"
@@ -44,40 +35,6 @@ DRIVER_GUIDE = (
     "SageMaker developer guide, inference-gpu-drivers.html (compatible instance types with an "
     "AMI version override)"
 )
-
-# Minimum Linux driver per CUDA minor version (NVIDIA CUDA Toolkit release notes, "CUDA Toolkit
-# and Minimum Required Driver Version"). A driver supports every CUDA up to the highest row it
-# meets; without CUDA forward compatibility, an older driver cannot run a newer runtime.
-MIN_DRIVER_FOR_CUDA: tuple[tuple[tuple[int, int], tuple[int, ...]], ...] = (
-    ((13, 0), (580, 65, 6)),
-    ((12, 9), (575, 51, 3)),
-    ((12, 8), (570, 26)),
-    ((12, 6), (560, 28, 3)),
-    ((12, 5), (555, 42, 2)),
-    ((12, 4), (550, 54, 14)),
-    ((12, 3), (545, 23, 6)),
-    ((12, 2), (535, 54, 3)),
-    ((12, 1), (530, 30, 2)),
-    ((12, 0), (525, 60, 13)),
-    ((11, 8), (520, 61, 5)),
-    ((11, 4), (470, 42, 1)),
-)
-
-
-def cuda_supported_by_driver(driver: tuple[int, ...]) -> tuple[int, int] | None:
-    """The highest CUDA version a Linux driver (e.g. ``(550, 163, 1)``) runs natively."""
-    for cuda, minimum in MIN_DRIVER_FOR_CUDA:
-        if driver >= minimum:
-            return cuda
-    return None
-
-
-def parse_version(text: str) -> tuple[int, ...]:
-    """``"550.163.01"`` -> ``(550, 163, 1)``; ``"13.0.1"`` -> ``(13, 0, 1)``."""
-    parts = text.strip().split(".")
-    if not parts or not all(part.isdigit() for part in parts):
-        raise ValueError(f"{text!r} is not a dotted version number")
-    return tuple(int(part) for part in parts)
 
 
 def cuda_text(cuda: tuple[int, int]) -> str:

@@ -21,8 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from gptoss_aws.instances import INSTANCE_TYPES
 from gptoss_deploy.config import DeploymentConfig, Problem, SageMakerConfig
+from gptoss_facts.instances import INSTANCE_TYPES
 
 Policy = Literal["blue/green", "rolling", "rolling copies"]
 MIN_BATCH_SHARE = 0.05

@@ -22,7 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gptoss_aws.errors import GptOssError
-from gptoss_aws.models import ModelSpec, get_model
+from gptoss_facts.models import ModelSpec, get_model
 
 ModelName = Literal["gpt-oss-120b", "gpt-oss-20b"]
 
@@ -70,7 +70,7 @@ class SageMakerConfig(_Strict):
     """Which gpt-oss to serve. Default: ``gpt-oss-120b``."""
 
     instance_type: str = "ml.p5.4xlarge"
-    """SageMaker instance type, a row of ``gptoss_aws.instances``. Default: ``ml.p5.4xlarge``
+    """SageMaker instance type, a row of ``gptoss_facts.instances``. Default: ``ml.p5.4xlarge``
     (one H100 80 GB: the OpenAI cookbook's ">=60GB VRAM, fits a single H100")."""
 
     min_instances: int = Field(default=1, ge=0)

@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from gptoss_aws.instances import INSTANCE_TYPES
 from gptoss_deploy.ami import default_inference_ami
 from gptoss_deploy.config import (
     DeploymentConfig,
@@ -32,27 +31,10 @@ from gptoss_deploy.config import (
     SageMakerConfig,
 )
 from gptoss_deploy.memory import container_environment
-from gptoss_deploy.validation import SAGEMAKER_NAME, SAGEMAKER_NAME_MAX, find_problems
-
-# The CDK construct's defaults, kept equal to them (tests/notebooks/test_deploy_sagemaker.py
-# reads infra/src/gptoss_infra/constructs/sagemaker/endpoint_props.py to check):
-# ContainerStartupHealthCheckTimeoutInSeconds and ModelDataDownloadTimeoutInSeconds 1800 s
-# (a 61 GiB load is 3-6 min from S3 plus 5-10 min of vLLM start; aws-samples used 1200 s
-# for the 120b, docs/sources.md; SageMaker allows 60-3600).
-DEFAULT_STARTUP_TIMEOUT_S = 1800
-DEFAULT_DOWNLOAD_TIMEOUT_S = 1800
-TIMEOUT_RANGE_S = (60, 3600)
-# EBS volume for instance types without local NVMe: twice the 120b checkpoint (60.8 GiB)
-# rounded up, so a re-download fits beside it (endpoint_props.DEFAULT_VOLUME_SIZE_GB).
-DEFAULT_VOLUME_SIZE_GB = 128
-# The SageMaker SDK's variant name, which the CDK construct also uses.
-VARIANT_NAME = "AllTraffic"
-# LLM requests last from milliseconds to minutes; random routing piles long ones on one
-# instance (endpoint_props.GptOssEndpointProps.routing_strategy).
-ROUTING_STRATEGY = "LEAST_OUTSTANDING_REQUESTS"
-# Host memory reserved per inference-component copy: vLLM's host process and the mapped
-# safetensors pages (endpoint_props.InferenceComponentOptions.min_memory_mb).
-COMPONENT_MIN_MEMORY_MB = 32768
+from gptoss_deploy.validation import find_problems
+from gptoss_facts import endpoint as endpoint_defaults  # the CDK construct's defaults too
+from gptoss_facts.instances import INSTANCE_TYPES
+from gptoss_facts.names import SAGEMAKER_NAME, SAGEMAKER_NAME_MAX
 
 # s3://bucket/prefix/ (SageMaker reads an S3Prefix that ends in '/'; bucket naming rules).
 _S3_PREFIX = re.compile(r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/([^/]+/)+$")
@@ -131,7 +113,7 @@ def _input_problems(
                 "reads the weights prefix and pulls the image",
             )
         )
-    low, high = TIMEOUT_RANGE_S
+    low, high = endpoint_defaults.TIMEOUT_RANGE_S
     for name, value in (
         ("startup_timeout_s", startup_timeout_s),
         ("download_timeout_s", download_timeout_s),
@@ -178,8 +160,8 @@ def plan_endpoint(
     execution_role_arn: str,
     image_uri: str | None = None,
     endpoint_name: str | None = None,
-    startup_timeout_s: int = DEFAULT_STARTUP_TIMEOUT_S,
-    download_timeout_s: int = DEFAULT_DOWNLOAD_TIMEOUT_S,
+    startup_timeout_s: int = endpoint_defaults.STARTUP_TIMEOUT_S,
+    download_timeout_s: int = endpoint_defaults.DOWNLOAD_TIMEOUT_S,
     now: datetime | None = None,
 ) -> EndpointPlan:
     """Validate ``config`` (the same ``find_problems`` as ``cdk synth``, plus what this path
@@ -325,7 +307,10 @@ def _model_request(
                     "compression_type": "None",
                 }
             },
-            "environment": {"GPTOSS_SERVED_MODEL_NAME": sm.model, **container_environment(sm)},
+            "environment": {
+                endpoint_defaults.CONTAINER_ENV["served_model_name"]: sm.model,
+                **container_environment(sm),
+            },
         },
         "tags": tags,
     }
@@ -334,10 +319,10 @@ def _model_request(
 def _variant(sm: SageMakerConfig) -> dict[str, Any]:
     """The production variant's capacity: instance type and count, routing, AMI, volume."""
     variant: dict[str, Any] = {
-        "variant_name": VARIANT_NAME,
+        "variant_name": endpoint_defaults.VARIANT_NAME,
         "instance_type": sm.instance_type,
         "initial_instance_count": max(1, sm.min_instances),
-        "routing_config": {"routing_strategy": ROUTING_STRATEGY},
+        "routing_config": {"routing_strategy": endpoint_defaults.DEFAULT_ROUTING_STRATEGY},
     }
     # The host AMI whose NVIDIA driver runs the image's CUDA (gptoss_deploy.ami; the CDK
     # stack pins the same); find_problems refused an instance type without one.
@@ -346,7 +331,7 @@ def _variant(sm: SageMakerConfig) -> dict[str, Any]:
         variant["inference_ami_version"] = ami
     if not INSTANCE_TYPES[sm.instance_type].local_nvme:  # find_problems checked it is known
         # SageMaker rejects VolumeSizeInGB on types with local NVMe instance storage.
-        variant["volume_size_in_gb"] = DEFAULT_VOLUME_SIZE_GB
+        variant["volume_size_in_gb"] = endpoint_defaults.VOLUME_SIZE_GB
     return variant
 
 
@@ -369,12 +354,12 @@ def _component_request(
     return {
         "inference_component_name": component,
         "endpoint_name": endpoint,
-        "variant_name": VARIANT_NAME,
+        "variant_name": endpoint_defaults.VARIANT_NAME,
         "specification": {
             "model_name": model_name,
             "compute_resource_requirements": {
                 "number_of_accelerator_devices_required": sm.gpus_per_copy,
-                "min_memory_required_in_mb": COMPONENT_MIN_MEMORY_MB,
+                "min_memory_required_in_mb": endpoint_defaults.COMPONENT_MIN_MEMORY_MB,
             },
             "startup_parameters": timeouts,
         },

@@ -9,28 +9,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gptoss_aws.instances import INSTANCE_TYPES, MIN_COMPUTE_CAPABILITY, InstanceType
-from gptoss_aws.models import ModelSpec
 from gptoss_deploy.config import SageMakerConfig
-
-GIB = 1024**3
+from gptoss_facts.endpoint import CONTAINER_ENV
+from gptoss_facts.gpus import MIN_COMPUTE_CAPABILITY, memory_utilization
+from gptoss_facts.instances import INSTANCE_TYPES, InstanceType
+from gptoss_facts.models import GIB, GPT_OSS_120B, TENSOR_PARALLEL_SIZES, ModelSpec
 
 # vLLM on one H100 logs "Model loading took 64.38 GiB" for gpt-oss-120b (vllm #33155), whose
 # checkpoint is 60.8 GiB (model card): loaded weights take about 5.9% more than on disk.
-LOAD_FACTOR = 64.38 / 60.8
+LOAD_FACTOR = 64.38 / GPT_OSS_120B.checkpoint_gib
 
 # Per GPU, besides weights and KV cache: CUDA graphs and the activation peak vLLM profiles at
 # start. An estimate, set so the known-good one-H100 setup for the 120b (0.95 utilization,
 # 1024 batched tokens: vllm #23278 / #33155) still holds one full 128K sequence, as it does.
 RUNTIME_RESERVE_GIB = 3.0
-
-# The container's defaults (inference_container/README.md, settings table): 0.95 for the
-# 120b on one H100 (the OOM fix from vllm #23278 / #27508 / #33155), else vLLM's 0.92.
-UTILIZATION_120B_ONE_H100 = 0.95
-UTILIZATION_DEFAULT = 0.92
-
-# gpt-oss has 64 attention heads and 8 KV heads: tensor parallelism must split both evenly.
-TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
 
 
 @dataclass(frozen=True)
@@ -113,13 +105,12 @@ def gpus_per_replica(sm: SageMakerConfig, instance: InstanceType) -> int:
 
 
 def resolved_utilization(sm: SageMakerConfig, instance: InstanceType) -> float:
+    """The configured share, else the one the container picks on this GPU family (0.95 for
+    the 120b on one H100, gptoss_facts.gpus; otherwise vLLM's default)."""
     if sm.gpu_memory_utilization is not None:
         return sm.gpu_memory_utilization
-    one_h100 = instance.gpu.name.startswith("NVIDIA H100") and gpus_per_replica(sm, instance) == 1
-    return (
-        UTILIZATION_120B_ONE_H100
-        if sm.model == "gpt-oss-120b" and one_h100
-        else UTILIZATION_DEFAULT
+    return memory_utilization(
+        instance.gpu, model=sm.model, gpus_per_replica=gpus_per_replica(sm, instance)
     )
 
 
@@ -142,9 +133,9 @@ def container_environment(sm: SageMakerConfig) -> dict[str, str]:
     """The container settings the memory check assumed, passed so the endpoint runs them."""
     instance = INSTANCE_TYPES[sm.instance_type]
     return {
-        "GPTOSS_MAX_MODEL_LEN": str(sm.max_model_len),
-        "GPTOSS_GPU_MEMORY_UTILIZATION": str(resolved_utilization(sm, instance)),
-        "GPTOSS_TENSOR_PARALLEL_SIZE": str(gpus_per_replica(sm, instance)),
+        CONTAINER_ENV["max_model_len"]: str(sm.max_model_len),
+        CONTAINER_ENV["gpu_memory_utilization"]: str(resolved_utilization(sm, instance)),
+        CONTAINER_ENV["tensor_parallel_size"]: str(gpus_per_replica(sm, instance)),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from gptoss_deploy.config import BedrockConfig, CostConfig, DeploymentConfig, SageMakerConfig
+from gptoss_facts.models import CONTEXT_LENGTH
 
 # Presets. Every number here is a default documented on the field above, or a budget sized
 # from the preset's own estimate in docs/infrastructure.md.
@@ -54,7 +55,7 @@ PRESETS: dict[str, DeploymentConfig] = {
             max_instances=2,
             # The 20b's KV cache is two thirds of the 120b's and the weights a fifth: a full
             # 128K context for 8 sequences fits in 48 GB (see the memory check).
-            max_model_len=131072,
+            max_model_len=CONTEXT_LENGTH,
             concurrency=8,
         ),
         bedrock=BedrockConfig(),

@@ -17,7 +17,7 @@ the Model, EndpointConfig and Endpoint (and InferenceComponent) that
 Who deployed with CDK instead reads the stack's outputs with
 ``endpoint_from_stack_outputs("GptossDev-SageMaker", boto3.client("cloudformation"))``.
 
-The ``sagemaker`` package is imported only inside these functions: ``import gptoss_aws``
+The ``sagemaker`` package is imported only inside these functions: importing this module
 never loads it. Only ``sagemaker.core`` is imported, which needs no region at import
 (``sagemaker.serve`` does: it creates boto3 clients at import time).
 
@@ -44,15 +44,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 import boto3
 
 from gptoss_aws.errors import ConfigurationError, GptOssError
-from gptoss_aws.models import MODELS
 from gptoss_deploy.config import DeploymentConfig
 from gptoss_deploy.endpoint_plan import (
-    DEFAULT_DOWNLOAD_TIMEOUT_S,
-    DEFAULT_STARTUP_TIMEOUT_S,
-    VARIANT_NAME,
     EndpointPlan,
     plan_endpoint,
 )
+from gptoss_facts import endpoint as endpoint_defaults
+from gptoss_facts.models import MODELS
 
 if TYPE_CHECKING:
     from gptoss_aws.client import GptOss
@@ -133,7 +131,10 @@ class DeployedEndpoint:
         placement: dict[str, Any] = {}
         if self.instance_type is not None:
             # Known placement: no DescribeEndpoint call is needed to price the calls.
-            placement = {"instance_type": self.instance_type, "variant": VARIANT_NAME}
+            placement = {
+                "instance_type": self.instance_type,
+                "variant": endpoint_defaults.VARIANT_NAME,
+            }
         return GptOss.sagemaker(
             self.endpoint_name,
             self.inference_component_name,
@@ -182,8 +183,8 @@ def deploy(
     wait: bool = True,
     poll_s: int = DEFAULT_POLL_S,
     timeout_s: int | None = None,
-    startup_timeout_s: int = DEFAULT_STARTUP_TIMEOUT_S,
-    download_timeout_s: int = DEFAULT_DOWNLOAD_TIMEOUT_S,
+    startup_timeout_s: int = endpoint_defaults.STARTUP_TIMEOUT_S,
+    download_timeout_s: int = endpoint_defaults.DOWNLOAD_TIMEOUT_S,
 ) -> DeployedEndpoint:
     """Create the endpoint ``config`` describes and (``wait``) return once it is InService.
 

@@ -1,8 +1,8 @@
 """Checks that need the whole configuration, run before any construct is created.
 
 Each check adds ``Problem``s (field, what is wrong, the fix) to one list, so a configuration
-with five mistakes costs one run to fix, not five. The facts come from the SDK: model sizes
-and KV cache from ``gptoss_aws.models``, GPUs and local NVMe from ``gptoss_aws.instances``.
+with five mistakes costs one run to fix, not five. The facts come from ``gptoss_facts``: model
+sizes and KV cache (``models``), GPUs and local NVMe (``instances``), name rules (``names``).
 """
 
 from __future__ import annotations
@@ -10,37 +10,31 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from gptoss_aws.instances import (
-    INSTANCE_TYPES,
-    MIN_COMPUTE_CAPABILITY,
-)
+# Regions where Bedrock offers gpt-oss, each with its source: the price catalog's table.
 from gptoss_aws.pricing.regions import BEDROCK_GPT_OSS_REGIONS
-from gptoss_deploy.ami import IMAGE_CUDA, ami_problems, cuda_text, default_inference_ami
+from gptoss_deploy.ami import ami_problems, cuda_text, default_inference_ami
 from gptoss_deploy.capacity import check_update_capacity
 from gptoss_deploy.config import (
     DeploymentConfig,
     InvalidConfigurationError,
     Problem,
 )
-from gptoss_deploy.memory import (
-    TENSOR_PARALLEL_SIZES,
-    instances_that_fit,
-    memory_plan,
+from gptoss_deploy.memory import instances_that_fit, memory_plan
+from gptoss_facts.cuda import IMAGE_CUDA
+from gptoss_facts.gpus import MIN_COMPUTE_CAPABILITY
+from gptoss_facts.instances import INSTANCE_TYPES
+from gptoss_facts.models import TENSOR_PARALLEL_SIZES
+from gptoss_facts.names import (
+    BUDGET_NAME_MAX,
+    PROFILE_NAME,
+    PROFILE_NAME_MAX,
+    SAGEMAKER_NAME,
+    SAGEMAKER_NAME_MAX,
+    STACK_NAME,
+    STACK_NAME_MAX,
+    TABLE_NAME,
 )
 
-# Regions where Bedrock offers gpt-oss in-region (12 + GovCloud), each with its source: one
-# table, shared with the price catalog (gptoss_aws.pricing.regions).
-
-# Name rules, each from the API reference of the resource that carries the name.
-# The pattern alone does not cap the length (hyphens repeat inside a group): check both.
-SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")  # CreateEndpoint
-SAGEMAKER_NAME_MAX = 63
-PROFILE_NAME = re.compile(r"^([0-9a-zA-Z:.][ _-]?)+$")  # CreateInferenceProfile, 64 max
-PROFILE_NAME_MAX = 64
-STACK_NAME = re.compile(r"^[a-zA-Z][-a-zA-Z0-9]*$")  # CreateStack, 128 max
-STACK_NAME_MAX = 128
-TABLE_NAME = re.compile(r"^[a-zA-Z0-9_.-]{3,255}$")  # DynamoDB CreateTable
-BUDGET_NAME_MAX = 100  # Budgets CreateBudget: 1-100, no ':' or '\'
 MAX_BUDGET_NOTIFICATIONS = 5  # AWS Budgets quotas (budgets-limits)
 TEAM = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -66,7 +60,7 @@ def _check_instance(config: DeploymentConfig, out: list[Problem]) -> None:
             Problem(
                 field,
                 f"{sm.instance_type!r} is not a SageMaker GPU instance type we know "
-                "(gptoss_aws.instances lists GPU model, count, memory and local NVMe per type)",
+                "(gptoss_facts.instances lists GPU model, count, memory and local NVMe per type)",
                 f"use one where {sm.model} fits in {config.region}, e.g. {', '.join(suggestions)}",
             )
         )
