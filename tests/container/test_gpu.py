@@ -1,19 +1,19 @@
-"""GPU detection from nvidia-smi output, and profile matching."""
+"""GPU detection from nvidia-smi output, and matching what it finds to a GPU profile."""
 
 from __future__ import annotations
 
 import pytest
 
-from gptoss_container.gpu import (
-    PROFILES,
-    Gpu,
-    GpuInventory,
-    allowed_tensor_parallel,
-    default_tensor_parallel,
-    detect_gpus,
-    match_profile,
-    parse_nvidia_smi,
-)
+from gptoss_container.gpu import Gpu, GpuInventory, detect_gpus, parse_nvidia_smi
+from gptoss_container.hardware import default_tensor_parallel
+from gptoss_facts.gpus import GPU_FAMILIES as PROFILES
+from gptoss_facts.gpus import match_family as match_profile
+from gptoss_facts.models import tensor_parallel_sizes
+
+
+def allowed_tensor_parallel(num_key_value_heads: int, num_attention_heads: int) -> list[int]:
+    return list(tensor_parallel_sizes(num_key_value_heads, num_attention_heads))
+
 
 # `nvidia-smi --query-gpu=name,memory.total --format=csv,noheader` as these cards print it.
 SMI = {

@@ -270,9 +270,10 @@ def test_without_the_variable_the_drain_timeout_is_the_settings_default(
     # `gptoss_container serve` always sets the variable; a middleware loaded some other way
     # must drain for the same documented default, not a second number of its own.
     from gptoss_container.middleware import DRAIN_TIMEOUT_ENV
-    from gptoss_container.settings import DEFAULT_DRAIN_S, ContainerSettings
+    from gptoss_container.settings import ContainerSettings
+    from gptoss_facts.endpoint import DRAIN_TIMEOUT_S
 
     monkeypatch.delenv(DRAIN_TIMEOUT_ENV, raising=False)
     middleware = GptOssMiddleware(Recorder())
-    assert middleware.drain.timeout_s == DEFAULT_DRAIN_S
-    assert ContainerSettings.model_fields["drain_timeout_s"].default == DEFAULT_DRAIN_S
+    assert middleware.drain.timeout_s == DRAIN_TIMEOUT_S == 25.0
+    assert ContainerSettings.model_fields["drain_timeout_s"].default == DRAIN_TIMEOUT_S

@@ -8,14 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_container import settings as settings_module
 from gptoss_container.gpu import Gpu, GpuInventory
+from gptoss_container.human_int import human_int
+from gptoss_container.security import CUSTOM_CODE_VARIABLES
 from gptoss_container.settings import (
-    CUSTOM_CODE_VARIABLES,
     ENV_VARS,
+    ContainerSettings,
     SettingsError,
-    human_int,
     load_settings,
+    settings_table,
 )
 
 REPO = Path(__file__).resolve().parents[2]
@@ -323,10 +324,19 @@ def test_readme_documents_every_variable() -> None:
     for spec in ENV_VARS:
         assert re.search(rf"\|\s*`{spec.name}`\s*\|", readme), spec.name
     assert "SM_VLLM_" in readme
+    # The table is the declarations' own text: paste settings_table() when this fails.
+    assert settings_table() in readme, settings_table()
 
 
 def test_every_default_names_a_source() -> None:
     for spec in ENV_VARS:
         assert spec.source.strip(), spec.name
         assert spec.fix.strip(), spec.name
-        assert spec.field in settings_module.ContainerSettings.model_fields
+        assert spec.field in ContainerSettings.model_fields
+
+
+def test_every_setting_but_the_passthrough_is_declared_once() -> None:
+    declared = [spec.field for spec in ENV_VARS]
+    assert sorted(declared) == sorted(set(ContainerSettings.model_fields) - {"passthrough"})
+    names = [spec.name for spec in ENV_VARS]
+    assert len(names) == len(set(names))

@@ -22,43 +22,13 @@ import shutil
 import subprocess
 from collections.abc import Callable, Mapping
 
+from gptoss_facts.cuda import MIN_DRIVER_FOR_CUDA, cuda_supported_by_driver, parse_version
+
 # Set by every nvidia/cuda base image (and so by vllm/vllm-openai), e.g. "13.0.1".
 IMAGE_CUDA_ENV = "CUDA_VERSION"
 FIX_AMI = "al2023-ami-sagemaker-inference-gpu-4-1"
 
-# Minimum Linux x86_64 driver per CUDA version: NVIDIA CUDA Toolkit release notes, table
-# "CUDA Toolkit and Minimum Required Driver Version". A driver runs every CUDA up to the
-# highest row it meets.
-MIN_DRIVER_FOR_CUDA: tuple[tuple[tuple[int, int], tuple[int, ...]], ...] = (
-    ((13, 0), (580, 65, 6)),
-    ((12, 9), (575, 51, 3)),
-    ((12, 8), (570, 26)),
-    ((12, 6), (560, 28, 3)),
-    ((12, 5), (555, 42, 2)),
-    ((12, 4), (550, 54, 14)),
-    ((12, 3), (545, 23, 6)),
-    ((12, 2), (535, 54, 3)),
-    ((12, 1), (530, 30, 2)),
-    ((12, 0), (525, 60, 13)),
-    ((11, 8), (520, 61, 5)),
-)
-
 DriverQuery = Callable[[], "str | None"]
-
-
-def parse_version(text: str) -> tuple[int, ...] | None:
-    """``"550.163.01"`` -> ``(550, 163, 1)``; None when it is not a dotted number."""
-    parts = text.strip().split(".")
-    if not all(part.isdigit() for part in parts):
-        return None
-    return tuple(int(part) for part in parts)
-
-
-def cuda_supported_by_driver(driver: tuple[int, ...]) -> tuple[int, int] | None:
-    for cuda, minimum in MIN_DRIVER_FOR_CUDA:
-        if driver >= minimum:
-            return cuda
-    return None
 
 
 def query_driver_version() -> str | None:
@@ -108,7 +78,8 @@ def driver_problems(
     supported = cuda_supported_by_driver(driver)
     if supported is not None and supported >= runtime:
         return []
-    runs = f"CUDA {_version_text(supported)}" if supported else "no CUDA 11.8 or later"
+    oldest = _version_text(MIN_DRIVER_FOR_CUDA[-1][0])
+    runs = f"CUDA {_version_text(supported)}" if supported else f"no CUDA {oldest} or later"
     return [
         f"the host's NVIDIA driver {reported} runs {runs}, older than this image's CUDA "
         f"{_version_text(runtime)} runtime, so vLLM cannot start. Fix: deploy on an AMI "

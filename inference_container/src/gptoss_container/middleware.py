@@ -18,7 +18,8 @@ from gptoss_container.errors import error_body
 from gptoss_container.reasoning_alias import aliasing_send, reasoning_content_enabled
 from gptoss_container.request_rules import JSON_PATHS, decide
 from gptoss_container.routing import CUSTOM_ATTRIBUTES_HEADER, choose_route
-from gptoss_container.settings import DEFAULT_DRAIN_S
+from gptoss_container.settings import env_name
+from gptoss_facts.endpoint import DRAIN_TIMEOUT_S
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,7 +29,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 logger = logging.getLogger("gptoss_container.middleware")
 
-DRAIN_TIMEOUT_ENV = "GPTOSS_DRAIN_TIMEOUT_SECONDS"
+DRAIN_TIMEOUT_ENV = env_name("drain_timeout_s")
 
 
 def ensure_logging() -> None:
@@ -54,9 +55,10 @@ class GptOssMiddleware:
         ensure_logging()
         self.app = app
         self.drain = drain or DrainState(
-            # `gptoss_container serve` always sets the variable; without it, the settings
-            # default (SageMaker's SIGTERM-to-SIGKILL grace less the engine's stop time).
-            float(os.environ.get(DRAIN_TIMEOUT_ENV, DEFAULT_DRAIN_S))
+            # `gptoss_container serve` always sets the variable; without it, the same
+            # default as the settings (SageMaker's SIGTERM-to-SIGKILL grace less the
+            # engine's stop time).
+            float(os.environ.get(DRAIN_TIMEOUT_ENV, DRAIN_TIMEOUT_S))
         )
         if route_by_body is None:
             # A custom invocation handler or sticky sessions live on /invocations itself

@@ -10,10 +10,45 @@ planted next to them must not become code in the serving process.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+from .passthrough import PassthroughFlag
+from .problems import Problem
 
 SAGEMAKER_MODEL_PATH_ENV = "SAGEMAKER_MODEL_PATH"
 AUTO_INSTALL_ENV = "STANDARD_AUTO_INSTALL_REQ"
+# model-hosting-container-standards imports code named by these variables
+# (common/fastapi/config.py FastAPIEnvVars, sagemaker/config.py SageMakerEnvVars).
+CUSTOM_CODE_VARIABLES = (
+    "CUSTOM_FASTAPI_PING_HANDLER",
+    "CUSTOM_FASTAPI_INVOCATION_HANDLER",
+    "CUSTOM_FASTAPI_MIDDLEWARE_THROTTLE",
+    "CUSTOM_FASTAPI_MIDDLEWARE_PRE_POST_PROCESS",
+    "CUSTOM_PRE_PROCESS",
+    "CUSTOM_POST_PROCESS",
+    "CUSTOM_SCRIPT_FILENAME",
+)
+_ALLOW_FIX = "unset it, or set GPTOSS_ALLOW_CUSTOM_CODE=true if you trust that code."
+
+
+def custom_code_problems(
+    environ: Mapping[str, str], passthrough: Sequence[PassthroughFlag], allowed: bool
+) -> list[Problem]:
+    """Variables that would run code shipped with the model, when that is not allowed."""
+    if allowed:
+        return []
+    problems = [
+        Problem(name, "names custom code to import, and custom code is not allowed.", _ALLOW_FIX)
+        for name in CUSTOM_CODE_VARIABLES
+        if environ.get(name, "").strip()
+    ]
+    problems += [
+        Problem(flag.variable, "lets vLLM run Python code shipped with the model.", _ALLOW_FIX)
+        for flag in passthrough
+        if flag.argv[:1] == ("--trust-remote-code",)
+    ]
+    return problems
 
 
 def custom_code_env(

@@ -14,15 +14,12 @@ from collections.abc import Iterable, Sequence
 from functools import cache
 from typing import Any, NoReturn
 
-from .gpu import Flag, GpuInventory
-from .settings import (
-    ContainerSettings,
-    Hardware,
-    Problem,
-    SettingsError,
-    profile_defaults,
-    resolve_hardware,
-)
+from gptoss_facts.gpus import VllmFlag
+
+from .gpu import GpuInventory
+from .hardware import Hardware, profile_defaults, resolve_hardware
+from .problems import Problem, SettingsError
+from .settings import ContainerSettings
 
 # vLLM gpt-oss recipe: harmony reasoning goes to the `reasoning` field, and tool calls
 # are parsed by the `openai` parser (vllm/reasoning, vllm/tool_parsers registries).
@@ -33,7 +30,7 @@ TOOL_CALL_PARSER = "openai"
 QUIET_ENDPOINTS = "/ping,/health"
 
 
-def _typed_flags(settings: ContainerSettings, hardware: Hardware) -> list[Flag]:
+def _typed_flags(settings: ContainerSettings, hardware: Hardware) -> list[VllmFlag]:
     batched, memory = profile_defaults(
         hardware.profile, settings.model, hardware.tensor_parallel_size
     )
@@ -41,33 +38,35 @@ def _typed_flags(settings: ContainerSettings, hardware: Hardware) -> list[Flag]:
     memory = settings.gpu_memory_utilization or memory
     kv_bytes = settings.kv_cache_memory_bytes or hardware.profile.kv_cache_memory_bytes
     flags = [
-        Flag("model", ("--model", settings.model.path)),
-        Flag("served_model_name", ("--served-model-name", settings.served_model_name)),
-        Flag("host", ("--host", settings.host)),
-        Flag("port", ("--port", str(settings.port))),
-        Flag(
+        VllmFlag("model", ("--model", settings.model.path)),
+        VllmFlag("served_model_name", ("--served-model-name", settings.served_model_name)),
+        VllmFlag("host", ("--host", settings.host)),
+        VllmFlag("port", ("--port", str(settings.port))),
+        VllmFlag(
             "tensor_parallel_size",
             ("--tensor-parallel-size", str(hardware.tensor_parallel_size)),
         ),
-        Flag("max_model_len", ("--max-model-len", str(settings.max_model_len))),
-        Flag("reasoning_parser", ("--reasoning-parser", REASONING_PARSER)),
-        Flag("uvicorn_log_level", ("--uvicorn-log-level", settings.log_level)),
-        Flag(
+        VllmFlag("max_model_len", ("--max-model-len", str(settings.max_model_len))),
+        VllmFlag("reasoning_parser", ("--reasoning-parser", REASONING_PARSER)),
+        VllmFlag("uvicorn_log_level", ("--uvicorn-log-level", settings.log_level)),
+        VllmFlag(
             "disable_access_log_for_endpoints",
             ("--disable-access-log-for-endpoints", QUIET_ENDPOINTS),
         ),
     ]
     if settings.enable_tool_calling:
-        flags.append(Flag("tool_call_parser", ("--tool-call-parser", TOOL_CALL_PARSER)))
-        flags.append(Flag("enable_auto_tool_choice", ("--enable-auto-tool-choice",)))
+        flags.append(VllmFlag("tool_call_parser", ("--tool-call-parser", TOOL_CALL_PARSER)))
+        flags.append(VllmFlag("enable_auto_tool_choice", ("--enable-auto-tool-choice",)))
     if settings.max_num_seqs is not None:
-        flags.append(Flag("max_num_seqs", ("--max-num-seqs", str(settings.max_num_seqs))))
+        flags.append(VllmFlag("max_num_seqs", ("--max-num-seqs", str(settings.max_num_seqs))))
     if batched is not None:
-        flags.append(Flag("max_num_batched_tokens", ("--max-num-batched-tokens", str(batched))))
+        flags.append(VllmFlag("max_num_batched_tokens", ("--max-num-batched-tokens", str(batched))))
     if memory is not None:
-        flags.append(Flag("gpu_memory_utilization", ("--gpu-memory-utilization", f"{memory:g}")))
+        flags.append(
+            VllmFlag("gpu_memory_utilization", ("--gpu-memory-utilization", f"{memory:g}"))
+        )
     if kv_bytes is not None:
-        flags.append(Flag("kv_cache_memory_bytes", ("--kv-cache-memory-bytes", str(kv_bytes))))
+        flags.append(VllmFlag("kv_cache_memory_bytes", ("--kv-cache-memory-bytes", str(kv_bytes))))
     return flags
 
 

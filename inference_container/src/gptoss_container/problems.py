@@ -1,0 +1,40 @@
+"""Settings problems, collected and raised together.
+
+An endpoint that fails to start costs many minutes, and one fix per attempt would cost
+hours, so every check adds to one list and the container stops once, naming them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import NamedTuple
+
+
+class Problem(NamedTuple):
+    variable: str
+    message: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.variable}: {self.message} Fix: {self.fix}"
+
+
+class SettingsError(ValueError):
+    """Every problem found in the settings, each with its fix.
+
+    `problems` holds one line per problem (other modules may add plain strings);
+    `details` keeps the structured ones.
+    """
+
+    def __init__(self, problems: Sequence[Problem | str]) -> None:
+        self.problems = tuple(str(p) for p in problems)
+        self.details = tuple(p for p in problems if isinstance(p, Problem))
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        lines = [f"{len(self.problems)} {noun} in the container settings:"]
+        super().__init__("\n".join(lines + [f"  - {p}" for p in self.problems]))
+
+
+def check(condition: bool, problems: list[Problem], variable: str, message: str, fix: str) -> None:
+    """Add the problem unless `condition` holds."""
+    if not condition:
+        problems.append(Problem(variable, message, fix))
