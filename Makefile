@@ -51,8 +51,8 @@ lint: envs
 	$(DEV)/bin/ruff format --check .
 
 typecheck: envs
-	$(DEV)/bin/mypy --config-file pyproject.toml facts/src tests/facts sdk/src tests/sdk tests/repo
-	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e tools/local_demo.py inference_container/bench sdk/benchmarks
+	$(DEV)/bin/mypy --config-file pyproject.toml facts/src tests/facts sdk/src tests/sdk deploy/src tests/deploy tests/repo
+	$(DEV)/bin/mypy --config-file pyproject.toml tests/e2e tests/support tools/local_demo.py inference_container/bench sdk/benchmarks
 	$(CDK)/bin/mypy --config-file pyproject.toml infra/src infra/app.py tests/infra
 	$(ENGINE)/bin/mypy --config-file pyproject.toml inference_container/src tests/container
 
@@ -196,7 +196,7 @@ test-notebooks: $(NOTEBOOKS)/.installed $(ENGINE)/.installed
 
 typecheck-notebooks: $(NOTEBOOKS)/.installed
 	$(NOTEBOOKS)/bin/mypy --config-file pyproject.toml \
-	  sdk/src/gptoss_aws/deployment tests/notebooks tools/strip_notebooks.py
+	  deploy/src tests/notebooks tools/strip_notebooks.py
 
 # Committed notebooks carry no outputs or execution counts (tests/notebooks checks it).
 strip-notebooks: $(DEV)/.installed

@@ -1,6 +1,6 @@
 import pytest
 
-from gptoss_aws import GPT_OSS_20B, GPT_OSS_120B, get_model
+from gptoss_aws.models import GPT_OSS_20B, GPT_OSS_120B, get_model
 
 
 def test_kv_cache_counts_full_layers_per_token_and_sliding_layers_up_to_the_window() -> None:
