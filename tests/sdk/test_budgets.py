@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_aws.budgets import Budget, BudgetWarning, load_budgets, make_budgets
-from gptoss_aws.errors import BudgetExceededError, ConfigurationError
+from gptoss_aws.budgets import Budget, load_budgets, make_budgets
+from gptoss_aws.errors import BudgetExceededError, BudgetWarning, ConfigurationError
 from gptoss_aws.ledger import SQLiteLedger
 from gptoss_aws.ledger.schema import iso
 from gptoss_aws.types import CallRecord

@@ -247,7 +247,8 @@ def test_a_version_3_sqlite_ledger_migrates_in_place_keeping_its_rows(tmp_path: 
 
 
 def test_a_pending_call_cannot_carry_a_cost() -> None:
-    from gptoss_aws.ledger.base import InvalidRecordError, validate_record
+    from gptoss_aws.errors import InvalidRecordError
+    from gptoss_aws.ledger.base import validate_record
 
     record = CallRecord(
         backend="bedrock", model="gpt-oss-120b", status="ok", cost_basis="pending",

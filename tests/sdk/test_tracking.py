@@ -17,18 +17,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gptoss_aws.budgets import Budget
-from gptoss_aws.errors import BudgetExceededError, ConfigurationError, UnpricedError
+from gptoss_aws.errors import (
+    BudgetExceededError,
+    CallAlreadyFinishedError,
+    ConfigurationError,
+    UnpricedError,
+)
 from gptoss_aws.ledger import SQLiteLedger
 from gptoss_aws.pricing import PriceBook
 from gptoss_aws.pricing.records import InstancePrice, TokenPrice
 from gptoss_aws.telemetry import EmfExporter
-from gptoss_aws.tracking import (
-    HARMONY_PREAMBLE_TOKENS,
-    CallAlreadyFinishedError,
-    CallIntent,
-    Tracker,
-    estimate_prompt_tokens,
-)
+from gptoss_aws.tracking import HARMONY_PREAMBLE_TOKENS, CallIntent, Tracker, estimate_prompt_tokens
 from gptoss_aws.types import CallRecord, Usage
 
 AS_OF = date(2026, 11, 1)

@@ -47,10 +47,6 @@ BudgetPeriod = Literal["day", "week", "month", "total"]
 BudgetMode = Literal["hard", "soft"]
 
 
-class BudgetWarning(UserWarning):
-    """A soft budget was exceeded; the call went ahead."""
-
-
 class Budget(BaseModel):
     """One limit. ``scope`` holds tags that must all match a call's tags (empty: every call);
     ``backend`` and ``model`` narrow it further when set."""

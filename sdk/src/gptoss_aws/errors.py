@@ -1,11 +1,25 @@
 """One exception class per failure kind, shaped like openai-python's.
 
 Catch ``GptOssError`` for everything; ``APIStatusError`` subclasses carry the HTTP status
-and the server's body so nothing the backend said is lost.
+and the server's body so nothing the backend said is lost. Every exception the package
+raises is defined here.
+
+openai-python's names work too, so ``except`` clauses written for the OpenAI client keep
+working. Its status mapping (``_make_status_error`` in openai-python's
+``src/openai/_client.py``; classes in ``src/openai/_exceptions.py``): 400
+``BadRequestError``, 401 ``AuthenticationError``, 403 ``PermissionDeniedError``, 404
+``NotFoundError``, 409 ``ConflictError``, 422 ``UnprocessableEntityError``, 429
+``RateLimitError``, >= 500 ``InternalServerError``, any other ``APIStatusError``. Here
+``BadRequestError`` and ``UnprocessableEntityError`` are both ``InvalidRequestError``
+(400, 413, 415 and 422 alike: the request is wrong, and the ledger records one error kind
+for them), ``RateLimitError`` is ``ThrottledError``, ``ConflictError`` is its own subclass
+of ``APIStatusError``, and ``InternalServerError`` is the base of ``ModelError`` (5xx) and
+``ModelNotReadyError`` (503), so catching either the old or the openai-python names works.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 
@@ -15,6 +29,21 @@ class GptOssError(Exception):
 
 class ConfigurationError(GptOssError, ValueError):
     """Bad arguments or settings: the message says what is wrong and how to fix it."""
+
+
+class InvalidConfigurationError(ConfigurationError):
+    """Every problem found in a deployment configuration, reported together.
+
+    Raised by the deployment package (``gptoss_deploy``) when it validates a configuration;
+    ``problems`` are its problem records, each printed on its own line."""
+
+    def __init__(self, source: str, problems: Sequence[Any]) -> None:
+        self.source = source
+        self.problems = list(problems)
+        noun = "problem" if len(self.problems) == 1 else "problems"
+        lines = [f"{len(self.problems)} {noun} in {source}:"]
+        lines += [f"  - {problem}" for problem in self.problems]
+        super().__init__("\n".join(lines))
 
 
 class APIError(GptOssError):
@@ -56,9 +85,16 @@ class APIStatusError(APIError):
 
 
 class InvalidRequestError(APIStatusError):
-    """400 / 422 / ValidationException: the request itself is wrong; retrying won't help."""
+    """400 / 413 / 415 / ValidationException: the request itself is wrong; retrying won't
+    help."""
 
     status_code = 400
+
+
+class ConflictError(APIStatusError):
+    """409: a conflicting request was in progress; retried, as openai-python does."""
+
+    status_code = 409
 
 
 class AuthenticationError(APIStatusError):
@@ -83,14 +119,20 @@ class ThrottledError(APIStatusError):
     status_code = 429
 
 
-class ModelNotReadyError(APIStatusError):
+class InternalServerError(APIStatusError):
+    """Any 5xx: the service or the model behind it failed; retried with backoff."""
+
+    status_code = 500
+
+
+class ModelNotReadyError(InternalServerError):
     """The model is still loading or scaling from zero (SageMaker 503 / ModelNotReady,
     Bedrock ModelNotReadyException); retried with backoff."""
 
     status_code = 503
 
 
-class ModelError(APIStatusError):
+class ModelError(InternalServerError):
     """The model container or service failed (5xx, SageMaker ModelError)."""
 
     status_code = 500
@@ -106,6 +148,28 @@ class BudgetExceededError(GptOssError):
         self.spent = spent
 
 
+class BudgetWarning(GptOssError, UserWarning):  # noqa: N818 (a warning category, named as one)
+    """A soft budget was exceeded; the call went ahead (issued with ``warnings.warn``)."""
+
+
+class CallAlreadyFinishedError(GptOssError, RuntimeError):
+    """``finish`` was called twice on the same tracked call."""
+
+
+class LedgerError(GptOssError):
+    """The ledger could not be read or written (locked past the busy timeout, I/O error,
+    a file written by a newer version)."""
+
+
+class InvalidRecordError(ConfigurationError):
+    """A call record was refused before anything was written: the message lists why."""
+
+
+class UnreadableProductError(GptOssError):
+    """A price-list product the refresh was meant to read but could not; the message says
+    why (the refresh reports it as a finding and goes on)."""
+
+
 class UnpricedError(GptOssError):
     """No price is known for this model, instance type, region or service tier.
 
@@ -116,3 +180,10 @@ class UnpricedError(GptOssError):
 
     region: str | None = None
     fix: str | None = None
+
+
+# openai-python's names for the same failures (see the module docstring).
+OpenAIError = GptOssError
+BadRequestError = InvalidRequestError
+UnprocessableEntityError = InvalidRequestError
+RateLimitError = ThrottledError

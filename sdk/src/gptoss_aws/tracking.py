@@ -50,7 +50,11 @@ from gptoss_aws.backends.registry import (
     unknown_backend_message,
 )
 from gptoss_aws.budgets import Budget, make_budgets
-from gptoss_aws.errors import ConfigurationError, GptOssError, UnpricedError
+from gptoss_aws.errors import (
+    CallAlreadyFinishedError,
+    ConfigurationError,
+    UnpricedError,
+)
 from gptoss_aws.ledger.base import utcnow
 from gptoss_aws.models import GPT_OSS_20B, GPT_OSS_120B, get_model
 from gptoss_aws.pricing.records import TOKENS_PER_MILLION, InstancePrice, TokenPrice
@@ -210,10 +214,6 @@ class _Pricing:
     token_price: TokenPrice | None = None
     source: str | None = None
     missing: UnpricedError | None = None  # why the cost is pending, and its fix
-
-
-class CallAlreadyFinishedError(GptOssError, RuntimeError):
-    """``finish`` was called twice on the same call."""
 
 
 class Tracker:

@@ -11,6 +11,7 @@ from typing import Any
 from gptoss_aws.errors import (
     APIStatusError,
     AuthenticationError,
+    ConflictError,
     InvalidRequestError,
     ModelError,
     ModelNotReadyError,
@@ -42,8 +43,10 @@ def error_for_status(
         cls = NotFoundError
     elif status == 429:
         cls = ThrottledError
-    elif status in (408, 409):
-        cls = APIStatusError  # not the caller's fault; retried as openai-python does
+    elif status == 409:
+        cls = ConflictError  # not the caller's fault; retried as openai-python does
+    elif status == 408:
+        cls = APIStatusError  # a timeout on the server's side; retried as openai-python does
     elif 400 <= status < 500:
         cls = InvalidRequestError  # 400, 413, 415 (not JSON), 422 ...
     elif status == 503:

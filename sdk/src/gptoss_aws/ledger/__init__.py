@@ -13,15 +13,8 @@ import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-from gptoss_aws.errors import ConfigurationError
-from gptoss_aws.ledger.base import (
-    BudgetUsage,
-    Charge,
-    InvalidRecordError,
-    Ledger,
-    LedgerError,
-    charge_of,
-)
+from gptoss_aws.errors import ConfigurationError, InvalidRecordError, LedgerError
+from gptoss_aws.ledger.base import BudgetUsage, Charge, Ledger, charge_of
 from gptoss_aws.ledger.sqlite import SQLiteLedger, default_data_dir, default_ledger_path
 
 LEDGER_ENV = "GPTOSS_AWS_LEDGER"

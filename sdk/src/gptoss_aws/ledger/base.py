@@ -31,8 +31,13 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args, runtime_checkable
 
 from gptoss_aws.backends.registry import backend_names
-from gptoss_aws.budgets import Budget, BudgetWarning
-from gptoss_aws.errors import BudgetExceededError, ConfigurationError, GptOssError
+from gptoss_aws.budgets import Budget
+from gptoss_aws.errors import (
+    BudgetExceededError,
+    BudgetWarning,
+    ConfigurationError,
+    InvalidRecordError,
+)
 from gptoss_aws.pricing.regions import SERVICE_TIERS
 from gptoss_aws.types import CallRecord, CallStatus, CostBasis
 
@@ -55,15 +60,6 @@ FINAL_STATUSES: frozenset[str] = frozenset({"ok", "error", "aborted"})
 # figures. 1e-9 USD is finer than any per-token price (gpt-oss-20b on Bedrock is 7e-8 USD
 # per input token), and an int64 of nano-USD holds 9.2 billion USD.
 NANO = Decimal(10) ** 9
-
-
-class LedgerError(GptOssError):
-    """The ledger could not be read or written (locked past the busy timeout, I/O error,
-    a file written by a newer version)."""
-
-
-class InvalidRecordError(ConfigurationError):
-    """A call record was refused before anything was written: the message lists why."""
 
 
 @dataclass(frozen=True)

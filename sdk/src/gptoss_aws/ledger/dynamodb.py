@@ -59,12 +59,10 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from gptoss_aws.budgets import Budget
-from gptoss_aws.errors import BudgetExceededError
+from gptoss_aws.errors import BudgetExceededError, InvalidRecordError, LedgerError
 from gptoss_aws.ledger.base import (
     BudgetCheck,
     BudgetUsage,
-    InvalidRecordError,
-    LedgerError,
     ReportsMixin,
     charge_of,
     check_budgets,

@@ -23,7 +23,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from gptoss_aws.ledger.base import LedgerError, charge_of, usd_to_nano
+from gptoss_aws.errors import LedgerError
+from gptoss_aws.ledger.base import charge_of, usd_to_nano
 from gptoss_aws.types import CallRecord
 
 _CREATE_CALLS = """

@@ -30,11 +30,10 @@ from pathlib import Path
 from typing import Any
 
 from gptoss_aws.budgets import Budget
+from gptoss_aws.errors import InvalidRecordError, LedgerError
 from gptoss_aws.ledger.base import (
     NANO,
     BudgetUsage,
-    InvalidRecordError,
-    LedgerError,
     ReportsMixin,
     check_budgets,
     reconciled_record,

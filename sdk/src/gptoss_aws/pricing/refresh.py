@@ -34,6 +34,7 @@ from os import PathLike
 from pathlib import Path
 from typing import Any
 
+from gptoss_aws.errors import UnreadableProductError
 from gptoss_aws.models import MODELS
 from gptoss_aws.pricing.cache import read_cache, write_cache
 from gptoss_aws.pricing.catalog import load_bundled
@@ -80,10 +81,6 @@ _NOT_STANDARD = (
     "global",
     "mantle",
 )
-
-
-class UnreadableProductError(Exception):
-    """A product we were meant to read but could not; the message says why."""
 
 
 @dataclass(frozen=True)
