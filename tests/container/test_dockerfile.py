@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -13,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-DOCKERFILE = Path(__file__).resolve().parents[2] / "inference_container" / "Dockerfile"
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILE = REPO / "inference_container" / "Dockerfile"
+# BuildKit reads <Dockerfile>.dockerignore beside the Dockerfile instead of the context's.
+DOCKERIGNORE = DOCKERFILE.with_name("Dockerfile.dockerignore")
+# The build context is the repository root cut down to these folders (the CDK app's S3
+# asset carries only them: /work/notes/requests-container.md, infra inference_image.py).
+CONTEXT_FOLDERS = ("facts", "inference_container")
 
 
 def _hadolint() -> str | None:
@@ -111,3 +118,72 @@ def test_offline_defaults_and_no_deps_install() -> None:
         assert pair in env
     run = _one("RUN")
     assert re.search(r"pip install .*--no-deps", run)
+
+
+def _copies() -> list[tuple[list[str], str]]:
+    copies = []
+    for keyword, rest in _instructions():
+        if keyword == "COPY":
+            *sources, dest = rest.split()
+            copies.append((sources, dest))
+    return copies
+
+
+def _image_tree(root: Path) -> Path:
+    """The files the COPY lines put in the image, under `root`; returns the WORKDIR."""
+    workdir = root / _one("WORKDIR").lstrip("/")
+    for sources, dest in _copies():
+        target = workdir / dest
+        for source in sources:
+            path = REPO / source
+            if path.is_dir():
+                shutil.copytree(path, target, dirs_exist_ok=True)
+            else:
+                folder = target if dest.endswith("/") else target.parent
+                folder.mkdir(parents=True, exist_ok=True)
+                shutil.copy(path, folder / (path.name if dest.endswith("/") else target.name))
+    return workdir
+
+
+def test_built_from_the_repository_root_with_the_facts_package() -> None:
+    for sources, _ in _copies():
+        for source in sources:
+            assert (REPO / source).exists(), f"COPY {source}: not in the repository root"
+            assert source.split("/")[0] in CONTEXT_FOLDERS, source
+            # The cloud build's asset leaves the container's Markdown out.
+            assert not (source.startswith("inference_container/") and source.endswith(".md"))
+            # Every source must pass the Dockerfile's own ignore file.
+            assert f"!{source}" in DOCKERIGNORE.read_text().splitlines(), source
+    run = _one("RUN")
+    assert re.search(r"pip install .*--no-deps", run)
+    installed = re.findall(r"(/opt/\S+)", run)
+    assert len(installed) == 2, run  # gptoss-facts and gptoss-container
+
+
+def test_the_copied_tree_installs_and_imports(tmp_path: Path) -> None:
+    """What the image's pip install sees: a pyproject.toml (and its readme) per path, and
+    packages that import from the copied sources alone."""
+    workdir = _image_tree(tmp_path)
+    paths = [tmp_path / p.lstrip("/") for p in re.findall(r"(/opt/\S+)", _one("RUN"))]
+    for path in paths:
+        assert (path / "pyproject.toml").is_file(), path
+        project = (path / "pyproject.toml").read_text()
+        readme = re.search(r'^readme = "(.+)"', project, re.MULTILINE)
+        assert readme is None or (path / readme.group(1)).is_file(), path
+    assert (workdir / "bench" / "bench_serve.py").is_file()  # bench/README.md: /opt/gptoss/bench
+    source_dirs = [str(path / "src") for path in paths]
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import gptoss_container.__main__, gptoss_container.middleware, gptoss_facts\n"
+            "print(gptoss_container.__file__); print(gptoss_facts.__file__)",
+        ],
+        env={"PYTHONPATH": os.pathsep.join(source_dirs), "PATH": os.environ.get("PATH", "")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert all(line.startswith(str(tmp_path)) for line in done.stdout.split()), done.stdout

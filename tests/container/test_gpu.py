@@ -118,3 +118,16 @@ def test_tensor_parallel_sizes_for_gpt_oss_heads() -> None:
     assert default_tensor_parallel(8, allowed) == 8
     assert default_tensor_parallel(0, allowed) == 1
     assert allowed_tensor_parallel(num_key_value_heads=1, num_attention_heads=2) == [1]
+
+
+def test_profiles_command_prints_every_profile(capsys: pytest.CaptureFixture[str]) -> None:
+    from gptoss_container.__main__ import main
+
+    assert main(["profiles"]) == 0
+    table = capsys.readouterr().out
+    for name, profile in PROFILES.items():
+        row = next(line for line in table.splitlines() if line.startswith(f"| `{name}` |"))
+        assert all(token in row for flag in profile.flags for token in flag.argv), row
+        assert profile.source in row
+    h100 = next(line for line in table.splitlines() if line.startswith("| `h100` |"))
+    assert "`--max-num-batched-tokens 1024 --gpu-memory-utilization 0.95`" in h100

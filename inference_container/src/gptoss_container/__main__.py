@@ -1,4 +1,4 @@
-"""Container entrypoint: ``serve`` (the SageMaker contract) and ``check``.
+"""Container entrypoint: ``serve`` (the SageMaker contract), ``check`` and ``profiles``.
 
 SageMaker starts the image as ``docker run IMAGE serve`` (SageMaker developer guide,
 "Use your own inference code with hosting services"). Every setting is validated and every
@@ -20,6 +20,7 @@ from types import SimpleNamespace
 
 from gptoss_container.cuda_driver import driver_problems
 from gptoss_container.gpu import detect_gpus
+from gptoss_container.hardware import profiles_table
 from gptoss_container.middleware import DRAIN_TIMEOUT_ENV, ensure_logging
 from gptoss_container.offline import harmony_vocab_problems, offline_env
 from gptoss_container.security import custom_code_env
@@ -80,11 +81,14 @@ def main(args: Sequence[str] | None = None) -> int:
         "command",
         nargs="?",
         default="serve",
-        choices=["serve", "check"],
+        choices=["serve", "check", "profiles"],
         help="serve: start the server (default); check: validate settings, print the vLLM "
-        "command, start nothing",
+        "command, start nothing; profiles: print the GPU profiles (Markdown)",
     )
     command = parser.parse_args(args).command
+    if command == "profiles":
+        print(profiles_table())
+        return 0
     ensure_logging()
 
     try:

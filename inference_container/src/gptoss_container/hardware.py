@@ -13,6 +13,7 @@ from typing import NamedTuple, Protocol
 from gptoss_facts.gpus import (
     GENERIC_FAMILY,
     GPU_FAMILIES,
+    MIB_PER_GIB,
     MIN_MIB_FOR_20B,
     MIN_MIB_FOR_120B,
     GpuFamily,
@@ -141,8 +142,8 @@ def _fit_problems(
         have >= need,
         problems,
         MODEL_VARIABLE,
-        f"{model.variant} needs about {need // 1024} GiB of GPU memory; tensor parallel "
-        f"{tp} on {gpus.describe()} gives {have // 1024} GiB.",
+        f"{model.variant} needs about {need // MIB_PER_GIB} GiB of GPU memory; tensor parallel "
+        f"{tp} on {gpus.describe()} gives {have // MIB_PER_GIB} GiB.",
         "raise GPTOSS_TENSOR_PARALLEL_SIZE, or use a GPU instance with more memory.",
     )
     return problems
@@ -155,3 +156,48 @@ def profile_defaults(
     if profile.single_gpu_120b and tp == 1 and model.variant == "gpt-oss-120b":
         return profile.single_gpu_120b
     return profile.max_num_batched_tokens, profile.gpu_memory_utilization
+
+
+def _flags_text(family: GpuFamily) -> str:
+    argv = [token for flag in family.flags for token in flag.argv]
+    for option, value in (
+        ("--max-num-batched-tokens", family.max_num_batched_tokens),
+        ("--gpu-memory-utilization", family.gpu_memory_utilization),
+        ("--kv-cache-memory-bytes", family.kv_cache_memory_bytes),
+    ):
+        if value is not None:
+            argv += [option, f"{value:g}" if isinstance(value, float) else str(value)]
+    parts = [f"`{' '.join(argv)}`" if argv else "none: vLLM's own choice"]
+    if family.single_gpu_120b:
+        batched, share = family.single_gpu_120b
+        parts.append(
+            f"the 120b on one card: `--max-num-batched-tokens {batched} "
+            f"--gpu-memory-utilization {share:g}`"
+        )
+    if family.engine_env:
+        parts.append("engine env " + ", ".join(f"`{k}={v}`" for k, v in family.engine_env))
+    return "; ".join(parts)
+
+
+def profiles_table() -> str:
+    """The GPU profiles as a Markdown table (`python -m gptoss_container profiles`)."""
+    rows = [
+        "| Profile | GPU name patterns | vLLM flags | Serves 120b | Source |",
+        "|---|---|---|---|---|",
+    ]
+    for family in GPU_FAMILIES.values():
+        patterns = ", ".join(f"`{p}`" for p in family.patterns) or (
+            "any GPU no other profile matches"
+            if family.name == GENERIC_FAMILY
+            else "none: set GPTOSS_GPU_PROFILE"
+        )
+        serves = (
+            f"with {MIN_MIB_FOR_120B // MIB_PER_GIB} GiB over the TP group"
+            if family.serves_120b
+            else "no"
+        )
+        rows.append(
+            f"| `{family.name}` | {patterns} | {_flags_text(family)} | {serves} "
+            f"| {family.title}; {family.source} |"
+        )
+    return "\n".join(rows)
