@@ -12,13 +12,10 @@ from pathlib import Path
 
 from aws_cdk import App
 
-from gptoss_aws.deployment.config import (
-    DEFAULT_ENVIRONMENT,
-    InvalidConfigurationError,
-    environment_file,
-    load_environment,
-)
-from gptoss_aws.deployment.validation import validate
+from gptoss_deploy import InvalidConfigurationError
+from gptoss_deploy.config import DEFAULT_ENVIRONMENT
+from gptoss_deploy.loading import environment_file, load_environment
+from gptoss_deploy.validation import validate
 from gptoss_infra.stacks import build_app
 
 ENVIRONMENTS = Path(__file__).resolve().parent / "environments"

@@ -22,7 +22,9 @@ import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Template
 
-from gptoss_aws.deployment.config import PRESETS, DeploymentConfig, from_preset, load_environment
+from gptoss_deploy.config import DeploymentConfig
+from gptoss_deploy.loading import from_preset, load_environment
+from gptoss_deploy.presets import PRESETS
 from gptoss_infra.stacks import build_app
 
 REPO = Path(__file__).resolve().parents[2]

@@ -3,11 +3,11 @@
 import json
 from importlib import resources
 
-from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_facts.instances import INSTANCE_TYPES
 
 
 def test_the_instance_table_matches_the_hosting_offers_cfn_lint_ships() -> None:
-    # gptoss_aws.instances copied its region lists from cfn-lint 1.58.0; when cfn-lint (the
+    # gptoss_facts.instances copied its region lists from cfn-lint 1.58.0; when cfn-lint (the
     # pinned one in .venv-cdk) is upgraded, this says which rows to update.
     data = json.loads(
         resources.files("cfnlint")

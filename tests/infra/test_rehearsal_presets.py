@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import Synthesized
 
-from gptoss_aws.deployment.config import PRESETS
+from gptoss_deploy.presets import PRESETS
 from gptoss_infra.rehearsal import ALL_RULES, Assembly, RehearsalRule, read_assembly, rehearse
 from gptoss_infra.rehearsal.__main__ import main
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from conftest import Synthesized
 
-from gptoss_aws.deployment.config import from_preset
+from gptoss_deploy.loading import from_preset
 from gptoss_infra.stacks import build_app
 
 

@@ -10,7 +10,7 @@ from conftest import Synthesized
 from harness import deploy_to_moto
 from moto import mock_aws
 
-from gptoss_aws.deployment.validation import container_environment
+from gptoss_deploy.memory import container_environment
 
 
 def sagemaker(synth: Synthesized) -> dict[str, Any]:

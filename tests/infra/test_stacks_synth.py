@@ -4,7 +4,7 @@ import pytest
 from conftest import ALL_CONFIGS, Synthesized
 from harness import cfn_lint, nag_findings
 
-from gptoss_aws.deployment.config import PRESETS
+from gptoss_deploy.presets import PRESETS
 
 # Resource types CloudFormation cannot tag (no Tags property), and CDK's metadata.
 UNTAGGABLE = {

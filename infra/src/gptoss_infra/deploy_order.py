@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from gptoss_aws.models import MODELS
+from gptoss_facts.models import MODELS
 
 WEIGHTS_GATE = "Custom::GptOssWeightsReady"
 IMAGE_GATE = "Custom::GptOssImageReady"

@@ -24,7 +24,7 @@ def synthesize_environments(directory: Path, workdir: Path) -> list[Assembly]:
     """Every ``<name>.json``/``.toml`` environment, synthesized without the rule packs (the
     infra tests run those) into ``workdir/<name>``."""
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from gptoss_aws.deployment.config import load_environment  # CDK only when synthesizing
+    from gptoss_deploy.loading import load_environment  # CDK only when synthesizing
     from gptoss_infra.stacks import build_app
 
     names = sorted(
@@ -74,7 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             assemblies.append(read_assembly(directory, name) if sep else read_assembly(name))
         text, count = report(assemblies)
     else:
-        from gptoss_aws.deployment.config import InvalidConfigurationError
+        from gptoss_deploy import InvalidConfigurationError
 
         with tempfile.TemporaryDirectory(prefix="gptoss-rehearsal-") as tmp:
             try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from aws_cdk import Environment, Stack, Tags
 from constructs import Construct
 
-from gptoss_aws.deployment.config import DeploymentConfig
+from gptoss_deploy.config import DeploymentConfig
 from gptoss_infra.constructs.bedrock.invocation_logging import InvocationLogging
 
 # What the rehearsal's account-singletons rule looks for: the settings this stack owns.

@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_cdk import App
 
-from gptoss_aws.deployment.config import DeploymentConfig
-from gptoss_aws.deployment.validation import validate
+from gptoss_deploy.config import DeploymentConfig
+from gptoss_deploy.validation import validate
 from gptoss_infra.stacks.account_stack import GptOssAccountStack
 from gptoss_infra.stacks.bedrock_stack import GptOssBedrockStack
 from gptoss_infra.stacks.cost_stack import GptOssCostStack
@@ -25,7 +25,7 @@ def build_app(
 ) -> App:
     """The app with one stack per component ``config`` enables, validated first.
 
-    :param config: the deployment; ``gptoss_aws.deployment.validation`` checks it before any
+    :param config: the deployment; ``gptoss_deploy.validation`` checks it before any
         construct exists and raises InvalidConfigurationError listing every problem.
     :param outdir: cloud assembly directory. Default: CDK's (``cdk.out``, or what the CLI
         passes in CDK_OUTDIR).

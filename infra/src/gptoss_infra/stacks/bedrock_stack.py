@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from gptoss_aws.deployment.config import DeploymentConfig
-from gptoss_aws.models import get_model
+from gptoss_deploy.config import DeploymentConfig
+from gptoss_facts.models import get_model
 from gptoss_infra.constructs.bedrock.access import BedrockAccess
 from gptoss_infra.constructs.bedrock.guardrail import GptOssGuardrail
 from gptoss_infra.constructs.bedrock.inference_profiles import TeamProfile

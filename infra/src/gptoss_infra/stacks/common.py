@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Environment, Stack
 from constructs import Construct
 
-from gptoss_aws.deployment.config import DeploymentConfig
+from gptoss_deploy.config import DeploymentConfig
 from gptoss_infra.constructs.cost.tags import apply_cost_allocation_tags
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from constructs import Construct
 
-from gptoss_aws.deployment.config import DeploymentConfig
 from gptoss_aws.errors import UnpricedError
-from gptoss_aws.models import MODELS
+from gptoss_deploy.config import DeploymentConfig
+from gptoss_facts.models import MODELS
 from gptoss_infra.constructs.cost import CostControls, CostDashboard, LedgerTable
 from gptoss_infra.stacks.common import GptOssStack
 

@@ -13,11 +13,11 @@ from typing import Any
 from aws_cdk import Fn
 from constructs import Construct
 
-from gptoss_aws.deployment.ami import default_inference_ami
-from gptoss_aws.deployment.capacity import assumed_quota
-from gptoss_aws.deployment.config import DeploymentConfig, ResourceNames, SageMakerConfig
-from gptoss_aws.deployment.validation import gpus_per_replica, resolved_utilization
-from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_deploy.ami import default_inference_ami
+from gptoss_deploy.capacity import assumed_quota
+from gptoss_deploy.config import DeploymentConfig, ResourceNames, SageMakerConfig
+from gptoss_deploy.memory import gpus_per_replica, resolved_utilization
+from gptoss_facts.instances import INSTANCE_TYPES
 from gptoss_infra.constructs.sagemaker import (
     BlueGreenUpdate,
     DataCaptureOptions,

@@ -16,7 +16,7 @@ from aws_cdk import CfnResource, RemovalPolicy
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from gptoss_aws.deployment.config import DeploymentConfig
+from gptoss_deploy.config import DeploymentConfig
 from gptoss_infra.constructs.sagemaker import ModelArtifacts, ReadinessGate, WeightsMirror
 from gptoss_infra.constructs.sagemaker._util import allow_log_encryption
 from gptoss_infra.constructs.sagemaker.endpoint import COMPONENT_LOG_GROUP, ENDPOINT_LOG_GROUP

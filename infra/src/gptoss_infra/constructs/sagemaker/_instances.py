@@ -1,6 +1,6 @@
-"""What the constructs need to know about an instance type, read from the SDK's table.
+"""What the constructs need to know about an instance type, read from the shared table.
 
-The SDK (`gptoss_aws.instances`) owns the table of SageMaker GPU instances with their
+The facts package (`gptoss_facts.instances`) owns the table of SageMaker GPU instances with their
 sources; the constructs read it so the facts are written once. Explicit props win, and a
 type the table does not list needs them.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gptoss_aws.instances import get_instance_type
+from gptoss_facts.instances import get_instance_type
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class InstanceFacts:
 
 
 def instance_facts(instance_type: str) -> InstanceFacts:
-    """Local NVMe and GPU count from the SDK's table; all None for a type it does not list."""
+    """Local NVMe and GPU count from the shared table; all None for a type it does not list."""
     try:
         row = get_instance_type(instance_type)
     except KeyError:

@@ -172,7 +172,7 @@ class GptOssEndpointProps:
     :param inference_ami_version: ``InferenceAmiVersion`` of the production variant, the host
         AMI and so its NVIDIA driver. Default: SageMaker's default AMI for the instance type
         (older drivers than CUDA 13.0 needs on ml.p5 and ml.g6e: pin
-        ``al2023-ami-sagemaker-inference-gpu-4-1``; ``gptoss_aws.deployment.ami``).
+        ``al2023-ami-sagemaker-inference-gpu-4-1``; ``gptoss_deploy.ami``).
     :param routing_strategy: Default: ``"LEAST_OUTSTANDING_REQUESTS"`` (LLM requests vary
         from milliseconds to minutes; random routing piles long ones on one instance).
     :param deployment: DeploymentConfig. Default: none (SageMaker's blue/green all at once).

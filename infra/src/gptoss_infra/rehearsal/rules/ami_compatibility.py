@@ -4,15 +4,16 @@ image's CUDA and which offers the variant's instance type.
 Without ``InferenceAmiVersion`` SageMaker picks its default AMI for the instance family,
 whose driver may be older than the image's CUDA runtime; start-up then depends on CUDA
 forward compatibility, which the newer AMIs switch off. The AMI facts (driver, CUDA,
-instance families, each with its source) are ``gptoss_aws.deployment.ami``'s table.
+instance families, each with its source) are ``gptoss_deploy.ami``'s table.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from gptoss_aws.deployment.ami import IMAGE_CUDA, ami_problems, cuda_text, default_inference_ami
-from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_deploy.ami import ami_problems, cuda_text, default_inference_ami
+from gptoss_facts.cuda import IMAGE_CUDA
+from gptoss_facts.instances import INSTANCE_TYPES
 
 from ..rule import Finding, Rehearsal, RehearsalRule, Source
 

@@ -4,7 +4,7 @@ its batch sizes are within SageMaker's documented bounds.
 Read from the template: the variant's instance type and counts (and managed instance
 scaling), the autoscaling targets' maxima, the endpoint's or inference component's
 DeploymentConfig, and the instance quota the stack states in ``Metadata.gptoss``. The
-arithmetic is ``gptoss_aws.deployment.capacity``'s, shared with configuration validation.
+arithmetic is ``gptoss_deploy.capacity``'s, shared with configuration validation.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from gptoss_aws.deployment import capacity
-from gptoss_aws.instances import INSTANCE_TYPES
+from gptoss_deploy import capacity
+from gptoss_facts.instances import INSTANCE_TYPES
 
 from ..assembly import Assembly, StackTemplate, resolve_target
 from ..rule import Finding, Rehearsal, RehearsalRule, Source
