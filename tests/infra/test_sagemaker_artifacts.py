@@ -240,9 +240,10 @@ def test_the_image_is_built_in_codebuild_from_a_file_asset_not_docker(built: Bui
     manifest = json.loads(manifest_path.read_text())
     assert manifest.get("dockerImages", {}) == {}  # nothing for `cdk deploy` to build locally
     sources = [f["source"]["path"] for f in manifest["files"].values()]
-    assert any((Path(assembly.directory) / path / "Dockerfile").is_file() for path in sources), (
-        sources
-    )
+    assert any(
+        (Path(assembly.directory) / path / "inference_container" / "Dockerfile").is_file()
+        for path in sources
+    ), sources
     props = _project(built, "Build the gpt-oss serving image")
     assert props["Environment"]["PrivilegedMode"] is True  # docker build needs it
     assert props["Source"]["Type"] == "S3"
@@ -274,7 +275,9 @@ def test_the_model_gets_the_gate_digest_not_a_tag(built: Built) -> None:
 
 
 def test_image_build_props_are_validated_together(tmp_path: Path) -> None:
-    (tmp_path / "Dockerfile").write_text("FROM ubuntu:24.04\n")
+    (tmp_path / "facts").mkdir()
+    (tmp_path / "inference_container").mkdir()
+    (tmp_path / "inference_container" / "Dockerfile").write_text("FROM ubuntu:24.04\n")
     stack = cdk.Stack(cdk.App(), "BadBuild")
     with pytest.raises(ValueError, match="3 problems") as error:
         InferenceImage(

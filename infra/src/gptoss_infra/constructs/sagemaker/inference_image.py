@@ -1,16 +1,18 @@
-"""The serving image: built in the cloud from inference_container/, or an ECR image URI.
+"""The serving image: built in the cloud from inference_container/ and facts/, or an ECR URI.
 
 SageMaker pulls private inference images from Amazon ECR only (a registry in your VPC
 needs ImageConfig RepositoryAccessMode=Vpc, which this construct does not offer), so a
 given URI must be an ECR URI.
 
 Without a URI nothing is built on the deploying machine (no Docker there): the
-``inference_container/`` directory is a plain S3 file asset, a privileged CodeBuild project
-builds it on top of ``vllm/vllm-openai:v0.32.0`` and pushes it to this construct's ECR
-repository, and a ``Custom::GptOssImageReady`` gate waits for the push. The image URI the
-model gets is the gate's ``ImageUri`` attribute (``<repository>@sha256:<digest>``), so the
-model cannot be created before the image exists. The tag is a hash of the source asset
-and the base image: a re-deploy with the same inputs finds the tag and builds nothing.
+repository's ``facts/`` and ``inference_container/`` (the image installs both) are one plain
+S3 file asset, a privileged CodeBuild project builds it with ``docker build --file
+inference_container/Dockerfile .`` on top of ``vllm/vllm-openai:v0.32.0`` and pushes it to
+this construct's ECR repository, and a ``Custom::GptOssImageReady`` gate waits for the
+push. The image URI the model gets is the gate's ``ImageUri`` attribute
+(``<repository>@sha256:<digest>``), so the model cannot be created before the image
+exists. The tag is a hash of the source asset and the base image: a re-deploy with the
+same inputs finds the tag and builds nothing.
 
 The base image never comes from Docker Hub anonymously (CodeBuild shares outbound
 addresses, and Docker Hub limits anonymous pulls per address): either ``base_image_uri``
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from aws_cdk import Arn, ArnComponents, ArnFormat, Duration, RemovalPolicy, Stack
@@ -39,7 +42,7 @@ from constructs import Construct
 
 from .._common import PropErrors, acknowledge
 from .readiness_gate import DEFAULT_GATE_TIME, ReadinessGate
-from .weights_mirror import _arn_part
+from .weights_mirror import _arn_part, codebuild_default_grants, script_commands
 
 # <registry-account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>)
 # (ECR user guide, registries.html and docker-pull-ecr-image.html).
@@ -53,41 +56,47 @@ ECR_IMAGE_URI = re.compile(
 # Computed from this file, not the working directory, so `cdk synth` and pytest agree.
 REPO_ROOT = Path(__file__).resolve().parents[5]
 DEFAULT_CONTAINER_DIR = REPO_ROOT / "inference_container"
+# The build context is the repository root, cut down to the folders the Dockerfile copies:
+# the container and the shared facts package it installs.
+SOURCE_FOLDERS = ("facts", "inference_container")
+DOCKERFILE = "inference_container/Dockerfile"  # relative to the context
 # The Dockerfile's FROM; the build swaps it for the ECR copy of the same image.
 BASE_IMAGE = "vllm/vllm-openai:v0.32.0"
-DOCKER_HUB = "registry-1.docker.io"  # Docker Hub's upstream URL (CreatePullThroughCacheRule)
 DEFAULT_PULL_THROUGH_PREFIX = "docker-hub"
 # A secret name, not a secret.
 DEFAULT_DOCKERHUB_SECRET = "ecr-pullthroughcache/docker-hub"  # noqa: S105
 # Pulling the ~10 GB base image and pushing one thin layer: minutes, not an hour; below the
 # gate's 55 minutes so a slow build ends as a CodeBuild timeout with its logs link.
 DEFAULT_BUILD_TIMEOUT = Duration.minutes(50)
-
-# Files the image does not need; keeping them out keeps the asset hash (and so the image
-# tag) stable when only docs or local caches change.
-_ASSET_EXCLUDES = ["**/__pycache__", "**/*.pyc", ".venv*", "**/.pytest_cache", "*.md"]
-
-_BUILD_COMMANDS = [
-    "set -euo pipefail",
-    'REGISTRY="${REPO_URI%%/*}"',
-    'aws ecr get-login-password | docker login --username AWS --password-stdin "$REGISTRY"',
-    'if [ -n "${BASE_IMAGE_URI:-}" ]; then BASE="$BASE_IMAGE_URI"; else '
-    'if ! aws ecr describe-pull-through-cache-rules --ecr-repository-prefixes "$PTC_PREFIX" '
-    ">/dev/null 2>&1; then "
-    'SECRET_ARN="$(aws secretsmanager describe-secret --secret-id "$DOCKERHUB_SECRET" '
-    '--query ARN --output text)"; '
-    'aws ecr create-pull-through-cache-rule --ecr-repository-prefix "$PTC_PREFIX" '
-    f'--upstream-registry-url {DOCKER_HUB} --credential-arn "$SECRET_ARN"; fi; '
-    'BASE="$REGISTRY/$PTC_PREFIX/$UPSTREAM_IMAGE"; fi',
-    'aws ecr get-login-password | docker login --username AWS --password-stdin "${BASE%%/*}"',
-    # The Dockerfile must still start FROM the image we resolved; refuse to build otherwise.
-    'grep -qx "FROM $UPSTREAM_IMAGE" Dockerfile || '
-    '{ echo "Dockerfile no longer starts FROM $UPSTREAM_IMAGE; update the image build" >&2; '
-    "exit 1; }",
-    'sed -i "s#^FROM $UPSTREAM_IMAGE\\$#FROM $BASE#" Dockerfile',
-    'docker build --tag "$REPO_URI:$IMAGE_TAG" .',
-    'docker push "$REPO_URI:$IMAGE_TAG"',
+# The build phase's commands, one a line (package data beside this module).
+_BUILD_SCRIPT = Path(__file__).with_name("inference_image.sh")
+_PULL_ACTIONS = [
+    "ecr:BatchCheckLayerAvailability",
+    "ecr:GetDownloadUrlForLayer",
+    "ecr:BatchGetImage",
 ]
+
+
+def asset_excludes(folders: Sequence[str] = SOURCE_FOLDERS) -> list[str]:
+    """Glob excludes that keep only ``folders`` of the context (CDK's glob ignore: later
+    patterns win, ``!`` re-includes), minus what the image does not need.
+
+    Keeping local caches, build metadata and the container's docs out keeps the asset hash
+    (and so the image tag) stable when only they change. ``facts/README.md`` stays: its
+    pyproject names it as the readme, and pip refuses to build without it.
+    """
+    keep = [pattern for folder in folders for pattern in (f"!{folder}", f"!{folder}/**")]
+    # minimatch's "*" skips dot-files; ".*" drops them at every depth (.venv*, .gitignore,
+    # tool caches), since a later "!folder/**" does not match dot-files either.
+    return [
+        "*",
+        ".*",
+        *keep,
+        "**/__pycache__",
+        "**/*.pyc",
+        "**/*.egg-info",
+        "inference_container/**/*.md",
+    ]
 
 
 def parse_ecr_uri(uri: str) -> re.Match[str] | None:
@@ -100,8 +109,9 @@ class InferenceImage(Construct):
     :param image_uri: an existing ECR image (``<account>.dkr.ecr.<region>.amazonaws.com/
         <repo>:<tag>`` or ``@sha256:<digest>``). Default: ``None``, build ``directory`` in
         CodeBuild.
-    :param directory: the build context when no URI is given. Default: the repository's
-        ``inference_container/`` (found from this file).
+    :param directory: the build context when no URI is given: a folder holding
+        ``inference_container/Dockerfile`` and ``facts/``, of which only those two folders
+        are uploaded. Default: the repository root (found from this file).
     :param repository_name: the ECR repository the build pushes to. Default: derived by
         CloudFormation.
     :param base_image_uri: an ECR copy of ``vllm/vllm-openai:v0.32.0`` to build FROM.
@@ -134,76 +144,20 @@ class InferenceImage(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.DESTROY,
     ) -> None:
         super().__init__(scope, construct_id)
-        problems = PropErrors("InferenceImage props")
         self.repository: ecr.IRepository | None = None
         self.project: codebuild.Project | None = None
         self.gate: ReadinessGate | None = None
         self._repository_arn: str | None = None
         if image_uri is not None:
-            problems.check(
-                directory is None and base_image_uri is None,
-                "give either image_uri or directory/base_image_uri, not both",
-            )
-            match = parse_ecr_uri(image_uri)
-            problems.check(
-                match is not None,
-                f"image_uri {image_uri!r} is not an Amazon ECR image URI "
-                "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or "
-                "@sha256:<digest>); SageMaker pulls private images from ECR only",
-            )
-            problems.raise_if_any()
-            assert match is not None  # for mypy; checked above
+            match = _given_uri_match(image_uri, directory, base_image_uri)
             self._repository_arn = _repository_arn(self, match)
             self.image_uri: str = image_uri
             return
-
-        context = Path(directory) if directory is not None else DEFAULT_CONTAINER_DIR
-        dockerfile = context / "Dockerfile"
-        problems.check(dockerfile.is_file(), f"no Dockerfile in {context}; pass image_uri=")
-        if dockerfile.is_file():
-            problems.check(
-                f"FROM {BASE_IMAGE}" in dockerfile.read_text().splitlines(),
-                f"{dockerfile} must start FROM {BASE_IMAGE}: the build replaces that line "
-                "with the ECR copy of the base image",
-            )
-        base_match = parse_ecr_uri(base_image_uri) if base_image_uri else None
-        problems.check(
-            base_image_uri is None or base_match is not None,
-            f"base_image_uri {base_image_uri!r} is not an Amazon ECR image URI",
+        context = Path(directory) if directory is not None else REPO_ROOT
+        base_match = _check_build_props(context, base_image_uri, dockerhub_secret_name)
+        self.source = s3_assets.Asset(
+            self, "Source", path=str(context), exclude=asset_excludes(SOURCE_FOLDERS)
         )
-        problems.check(
-            dockerhub_secret_name.startswith("ecr-pullthroughcache/"),
-            f"dockerhub_secret_name {dockerhub_secret_name!r} must begin with "
-            "'ecr-pullthroughcache/' (ECR pull-through cache requirement)",
-        )
-        problems.raise_if_any()
-        self._build(
-            context,
-            repository_name=repository_name,
-            base_image_uri=base_image_uri,
-            base_match=base_match,
-            dockerhub_secret_name=dockerhub_secret_name,
-            pull_through_prefix=pull_through_prefix,
-            build_timeout=build_timeout,
-            encryption_key=encryption_key,
-            removal_policy=removal_policy,
-        )
-
-    def _build(
-        self,
-        context: Path,
-        *,
-        repository_name: str | None,
-        base_image_uri: str | None,
-        base_match: re.Match[str] | None,
-        dockerhub_secret_name: str,
-        pull_through_prefix: str,
-        build_timeout: Duration,
-        encryption_key: kms.IKey | None,
-        removal_policy: RemovalPolicy,
-    ) -> None:
-        stack = Stack.of(self)
-        self.source = s3_assets.Asset(self, "Source", path=str(context), exclude=_ASSET_EXCLUDES)
         repository = ecr.Repository(
             self,
             "Repository",
@@ -214,7 +168,8 @@ class InferenceImage(Construct):
             empty_on_delete=removal_policy == RemovalPolicy.DESTROY,
         )
         self.repository = repository
-        # Same inputs, same tag: a re-deploy finds it and builds nothing.
+        # Same inputs, same tag: a re-deploy finds it and builds nothing. The asset hash
+        # covers facts/ and inference_container/ alike.
         inputs = f"{self.source.asset_hash}|{base_image_uri or pull_through_prefix}|{BASE_IMAGE}"
         self.tag = "src-" + hashlib.sha256(inputs.encode()).hexdigest()[:24]
         self.log_group = logs.LogGroup(
@@ -224,15 +179,45 @@ class InferenceImage(Construct):
             retention=logs.RetentionDays.ONE_YEAR,
             removal_policy=removal_policy,
         )
+        project = self._project(
+            {
+                "REPO_URI": repository.repository_uri,
+                "IMAGE_TAG": self.tag,
+                "UPSTREAM_IMAGE": BASE_IMAGE,
+                "BASE_IMAGE_URI": base_image_uri or "",
+                "PTC_PREFIX": pull_through_prefix,
+                "DOCKERHUB_SECRET": dockerhub_secret_name,
+                "DOCKERFILE": DOCKERFILE,
+            },
+            build_timeout,
+            encryption_key,
+        )
+        repository.grant_pull_push(project)
+        role = project.role
+        assert role is not None
+        if base_match is not None:
+            role.add_to_principal_policy(
+                iam.PolicyStatement(
+                    actions=_PULL_ACTIONS, resources=[_repository_arn(self, base_match)]
+                )
+            )
+        else:
+            for statement in _pull_through_statements(
+                Stack.of(self), pull_through_prefix, dockerhub_secret_name
+            ):
+                role.add_to_principal_policy(statement)
+        self.gate = self._gate(project, repository, encryption_key)
+        # The digest the gate reports, not the tag: the model runs exactly what was built.
+        self.image_uri = self.gate.attribute("ImageUri")
+        self._acknowledge(project, pull_through_prefix if base_match is None else None)
+
+    def _project(
+        self,
+        variables: dict[str, str],
+        build_timeout: Duration,
+        encryption_key: kms.IKey | None,
+    ) -> codebuild.Project:
         plain = codebuild.BuildEnvironmentVariableType.PLAINTEXT
-        variables = {
-            "REPO_URI": repository.repository_uri,
-            "IMAGE_TAG": self.tag,
-            "UPSTREAM_IMAGE": BASE_IMAGE,
-            "BASE_IMAGE_URI": base_image_uri or "",
-            "PTC_PREFIX": pull_through_prefix,
-            "DOCKERHUB_SECRET": dockerhub_secret_name,
-        }
         self.project = codebuild.Project(
             self,
             "Build",
@@ -242,7 +227,7 @@ class InferenceImage(Construct):
                 {
                     "version": "0.2",
                     "env": {"shell": "bash"},
-                    "phases": {"build": {"commands": _BUILD_COMMANDS}},
+                    "phases": {"build": {"commands": script_commands(_BUILD_SCRIPT)}},
                 }
             ),
             environment=codebuild.BuildEnvironment(
@@ -262,89 +247,15 @@ class InferenceImage(Construct):
                 cloud_watch=codebuild.CloudWatchLoggingOptions(log_group=self.log_group)
             ),
         )
-        project = self.project
-        repository.grant_pull_push(project)
-        role = project.role
-        assert role is not None
-        if base_match is not None:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "ecr:BatchCheckLayerAvailability",
-                        "ecr:GetDownloadUrlForLayer",
-                        "ecr:BatchGetImage",
-                    ],
-                    resources=[_repository_arn(self, base_match)],
-                )
-            )
-        else:
-            cache_repos = stack.format_arn(
-                service="ecr",
-                resource="repository",
-                resource_name=f"{pull_through_prefix}/*",
-                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-            )
-            # ECR user guide, pull-through-cache-iam: CreatePullThroughCacheRule (identity
-            # policy), BatchImportUpstreamImage and CreateRepository for the cached images.
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "ecr:BatchImportUpstreamImage",
-                        "ecr:CreateRepository",
-                        "ecr:BatchCheckLayerAvailability",
-                        "ecr:GetDownloadUrlForLayer",
-                        "ecr:BatchGetImage",
-                    ],
-                    resources=[cache_repos],
-                )
-            )
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=[
-                        "ecr:DescribePullThroughCacheRules",
-                        "ecr:CreatePullThroughCacheRule",
-                    ],
-                    resources=[
-                        stack.format_arn(
-                            service="ecr", resource="registry", resource_name=None
-                        ).replace(":registry", ":registry/*")
-                    ],
-                )
-            )
-            # Creating the first rule makes ECR create its service-linked role
-            # AWSServiceRoleForECRPullThroughCache, which reads the secret (ECR user guide,
-            # slr-pullthroughcache: GetSecretValue on ecr-pullthroughcache/* only).
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["iam:CreateServiceLinkedRole"],
-                    resources=[
-                        stack.format_arn(
-                            service="iam",
-                            region="",
-                            resource="role",
-                            resource_name="aws-service-role/pullthroughcache.ecr.amazonaws.com/"
-                            "AWSServiceRoleForECRPullThroughCache",
-                        )
-                    ],
-                    conditions={
-                        "StringEquals": {"iam:AWSServiceName": "pullthroughcache.ecr.amazonaws.com"}
-                    },
-                )
-            )
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=["secretsmanager:DescribeSecret"],
-                    resources=[
-                        stack.format_arn(
-                            service="secretsmanager",
-                            resource="secret",
-                            resource_name=f"{dockerhub_secret_name}-??????",
-                            arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                        )
-                    ],
-                )
-            )
-        self.gate = ReadinessGate(
+        return self.project
+
+    def _gate(
+        self,
+        project: codebuild.Project,
+        repository: ecr.Repository,
+        encryption_key: kms.IKey | None,
+    ) -> ReadinessGate:
+        gate = ReadinessGate(
             self,
             "Ready",
             resource_type="Custom::GptOssImageReady",
@@ -360,18 +271,15 @@ class InferenceImage(Construct):
             total_timeout=DEFAULT_GATE_TIME,
             encryption_key=encryption_key,
         )
-        self.gate.role.add_to_principal_policy(
+        gate.role.add_to_principal_policy(
             iam.PolicyStatement(
                 actions=["ecr:DescribeImages"], resources=[repository.repository_arn]
             )
         )
-        # The digest the gate reports, not the tag: the model runs exactly what was built.
-        self.image_uri = self.gate.attribute("ImageUri")
-        self._acknowledge(project, pull_through_prefix if base_match is None else None)
+        return gate
 
     def _acknowledge(self, project: codebuild.Project, cache_prefix: str | None) -> None:
         stack = Stack.of(self)
-        project_id = stack.resolve(stack.get_logical_id(project.node.default_child))  # type: ignore[arg-type]
         region, account = _arn_part(stack.region), _arn_part(stack.account)
         findings = [
             (
@@ -379,18 +287,7 @@ class InferenceImage(Construct):
                 "ecr:GetAuthorizationToken has no resource-level permissions (ECR service "
                 "authorization reference); docker login needs it.",
             ),
-            (
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:{account}:"
-                f"log-group:/aws/codebuild/<{project_id}>:*]",
-                "CDK grants every project its default log group's streams; the build logs to "
-                "the encrypted group above, streams are named per build.",
-            ),
-            (
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:{region}:"
-                f"{account}:report-group/<{project_id}>-*]",
-                "CDK grants every project its own test-report groups (named after the "
-                "project); the build publishes none.",
-            ),
+            *codebuild_default_grants(project, "build"),
             *(
                 (
                     f"AwsSolutions-IAM5[Action::{action}]",
@@ -407,8 +304,8 @@ class InferenceImage(Construct):
             ),
             (
                 "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
-                "The source is this app's S3 asset (inference_container/), not a GitHub or "
-                "Bitbucket repository; there are no credentials to protect with OAuth.",
+                "The source is this app's S3 asset (facts/ and inference_container/), not a "
+                "GitHub or Bitbucket repository; there are no credentials to protect with OAuth.",
             ),
             *(
                 (
@@ -448,16 +345,116 @@ class InferenceImage(Construct):
             return self.repository.grant_pull(grantee)
         assert self._repository_arn is not None
         grant = iam.Grant.add_to_principal(
-            grantee=grantee,
-            actions=[
-                "ecr:BatchCheckLayerAvailability",
-                "ecr:GetDownloadUrlForLayer",
-                "ecr:BatchGetImage",
-            ],
-            resource_arns=[self._repository_arn],
+            grantee=grantee, actions=_PULL_ACTIONS, resource_arns=[self._repository_arn]
         )
         ecr.AuthorizationToken.grant_read(grantee)
         return grant
+
+
+def _given_uri_match(
+    image_uri: str, directory: str | Path | None, base_image_uri: str | None
+) -> re.Match[str]:
+    problems = PropErrors("InferenceImage props")
+    problems.check(
+        directory is None and base_image_uri is None,
+        "give either image_uri or directory/base_image_uri, not both",
+    )
+    match = parse_ecr_uri(image_uri)
+    problems.check(
+        match is not None,
+        f"image_uri {image_uri!r} is not an Amazon ECR image URI "
+        "(<account>.dkr.ecr.<region>.amazonaws.com/<repository>:<tag> or "
+        "@sha256:<digest>); SageMaker pulls private images from ECR only",
+    )
+    problems.raise_if_any()
+    assert match is not None  # for mypy; checked above
+    return match
+
+
+def _check_build_props(
+    context: Path, base_image_uri: str | None, dockerhub_secret_name: str
+) -> re.Match[str] | None:
+    """Check what a cloud build needs; the ECR match of ``base_image_uri`` if given."""
+    problems = PropErrors("InferenceImage props")
+    dockerfile = context / DOCKERFILE
+    problems.check(dockerfile.is_file(), f"no {DOCKERFILE} in {context}; pass image_uri=")
+    if dockerfile.is_file():
+        problems.check(
+            f"FROM {BASE_IMAGE}" in dockerfile.read_text().splitlines(),
+            f"{dockerfile} must start FROM {BASE_IMAGE}: the build replaces that line "
+            "with the ECR copy of the base image",
+        )
+    for folder in SOURCE_FOLDERS:
+        problems.check(
+            (context / folder).is_dir(),
+            f"no {folder}/ in {context}: the image is built from {' and '.join(SOURCE_FOLDERS)}",
+        )
+    base_match = parse_ecr_uri(base_image_uri) if base_image_uri else None
+    problems.check(
+        base_image_uri is None or base_match is not None,
+        f"base_image_uri {base_image_uri!r} is not an Amazon ECR image URI",
+    )
+    problems.check(
+        dockerhub_secret_name.startswith("ecr-pullthroughcache/"),
+        f"dockerhub_secret_name {dockerhub_secret_name!r} must begin with "
+        "'ecr-pullthroughcache/' (ECR pull-through cache requirement)",
+    )
+    problems.raise_if_any()
+    return base_match
+
+
+def _pull_through_statements(
+    stack: Stack, prefix: str, dockerhub_secret_name: str
+) -> list[iam.PolicyStatement]:
+    """What the build needs to create the pull-through cache rule and pull through it."""
+    cache_repos = stack.format_arn(
+        service="ecr",
+        resource="repository",
+        resource_name=f"{prefix}/*",
+        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+    )
+    registry = stack.format_arn(service="ecr", resource="registry", resource_name=None)
+    return [
+        # ECR user guide, pull-through-cache-iam: CreatePullThroughCacheRule (identity
+        # policy), BatchImportUpstreamImage and CreateRepository for the cached images.
+        iam.PolicyStatement(
+            actions=["ecr:BatchImportUpstreamImage", "ecr:CreateRepository", *_PULL_ACTIONS],
+            resources=[cache_repos],
+        ),
+        iam.PolicyStatement(
+            actions=["ecr:DescribePullThroughCacheRules", "ecr:CreatePullThroughCacheRule"],
+            resources=[registry.replace(":registry", ":registry/*")],
+        ),
+        # Creating the first rule makes ECR create its service-linked role
+        # AWSServiceRoleForECRPullThroughCache, which reads the secret (ECR user guide,
+        # slr-pullthroughcache: GetSecretValue on ecr-pullthroughcache/* only).
+        iam.PolicyStatement(
+            actions=["iam:CreateServiceLinkedRole"],
+            resources=[
+                stack.format_arn(
+                    service="iam",
+                    region="",
+                    resource="role",
+                    resource_name="aws-service-role/pullthroughcache.ecr.amazonaws.com/"
+                    "AWSServiceRoleForECRPullThroughCache",
+                )
+            ],
+            conditions={
+                "StringEquals": {"iam:AWSServiceName": "pullthroughcache.ecr.amazonaws.com"}
+            },
+        ),
+        iam.PolicyStatement(
+            actions=["secretsmanager:DescribeSecret"],
+            resources=[
+                stack.format_arn(
+                    service="secretsmanager",
+                    resource="secret",
+                    resource_name=f"{dockerhub_secret_name}-??????",
+                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
+                )
+            ],
+        ),
+    ]
 
 
 def _repository_arn(scope: Construct, match: re.Match[str]) -> str:

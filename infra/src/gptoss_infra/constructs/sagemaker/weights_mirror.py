@@ -50,8 +50,8 @@ _MIN_TIMEOUT_MIN, _MAX_TIMEOUT_MIN = 5, 2160
 # copy that is too slow ends as a CodeBuild TIMED_OUT with its logs link. 61 GiB at the
 # ~100 MB/s a LARGE build sustains end to end (download, two hashes, upload) is ~11 minutes.
 DEFAULT_TIMEOUT = Duration.minutes(50)
-# Prints the commit sha the manifest step resolved the revision to.
-_READ_SHA = "'import json,sys; print(json.load(open(sys.argv[1]))[\"sha\"])'"
+# The build phase's commands, one a line (package data beside this module).
+_BUILD_SCRIPT = Path(__file__).with_name("weights_mirror.sh")
 
 
 class WeightsMirror(Construct):
@@ -91,28 +91,7 @@ class WeightsMirror(Construct):
         removal_policy: RemovalPolicy = RemovalPolicy.RETAIN,
     ) -> None:
         super().__init__(scope, construct_id)
-        problems = PropErrors("WeightsMirror props")
-        problems.check(
-            bool(_HUB_REPO.match(repo_id)),
-            f"repo_id {repo_id!r} is not a Hugging Face repository id like 'openai/gpt-oss-120b'",
-        )
-        problems.check(
-            bool(_REVISION.match(revision)),
-            f"revision {revision!r} must be a branch, tag or commit sha without spaces",
-        )
-        for pattern in exclude_patterns:
-            problems.check(
-                bool(_PATTERN.match(pattern)),
-                f"exclude pattern {pattern!r} may hold letters, digits and . _ / - * ? [ ] only "
-                "(it is written into a shell command)",
-            )
-        minutes = timeout.to_minutes()
-        problems.check(
-            _MIN_TIMEOUT_MIN <= minutes <= _MAX_TIMEOUT_MIN,
-            f"timeout is {minutes} minutes; CodeBuild allows {_MIN_TIMEOUT_MIN}-{_MAX_TIMEOUT_MIN}",
-        )
-        problems.raise_if_any()
-
+        _check_props(repo_id, revision, exclude_patterns, timeout)
         self.artifacts = artifacts
         self.repo_id = repo_id
         self.revision = revision
@@ -126,55 +105,21 @@ class WeightsMirror(Construct):
         )
         # The group has no name: CloudFormation names it after the stack.
         allow_log_encryption(key, [f"{Stack.of(self).stack_name}-*"])
-        excludes = list(exclude_patterns)
-        exclude_args = " ".join(f"--exclude '{p}'" for p in excludes)
-        script_b64 = base64.b64encode(_VERIFY_SCRIPT.read_bytes()).decode()
-        env: dict[str, object] = {}
-        if hf_token_secret is not None:
-            env["secrets-manager"] = {"HF_TOKEN": hf_token_secret.secret_arn}
-        build_spec = codebuild.BuildSpec.from_object(
-            {
-                "version": "0.2",
-                "env": {"shell": "bash", **env},
-                "phases": {
-                    "install": {
-                        "commands": [
-                            "python3 -m pip install --quiet --disable-pip-version-check "
-                            f"'huggingface_hub=={HUGGINGFACE_HUB_VERSION}'",
-                        ]
-                    },
-                    "build": {
-                        "commands": [
-                            "set -euo pipefail",
-                            'WORK="${CODEBUILD_SRC_DIR:-/tmp}/mirror"; mkdir -p "$WORK/weights"',
-                            f'echo "{script_b64}" | base64 -d > "$WORK/verify.py"',
-                            f'python3 "$WORK/verify.py" manifest --repo "$HF_REPO" '
-                            f'--revision "$HF_REVISION" {exclude_args} --out "$WORK/manifest.json"',
-                            f'SHA="$(python3 -c {_READ_SHA} "$WORK/manifest.json")"',
-                            f'hf download "$HF_REPO" --revision "$SHA" {exclude_args} '
-                            '--local-dir "$WORK/weights"',
-                            'python3 "$WORK/verify.py" local --manifest "$WORK/manifest.json" '
-                            '--dir "$WORK/weights"',
-                            'aws s3 sync "$WORK/weights" "s3://$BUCKET/$PREFIX" --delete '
-                            "--exclude '.cache/*' --sse aws:kms --sse-kms-key-id \"$KMS_KEY_ARN\" "
-                            "--only-show-errors",
-                            'aws s3api list-objects-v2 --bucket "$BUCKET" --prefix "$PREFIX" '
-                            '--output json > "$WORK/listing.json"',
-                            'python3 "$WORK/verify.py" s3 --manifest "$WORK/manifest.json" '
-                            '--listing "$WORK/listing.json" --prefix "$PREFIX"',
-                            'aws s3 cp "$WORK/manifest.json" "s3://$BUCKET/$MANIFEST_KEY" '
-                            '--sse aws:kms --sse-kms-key-id "$KMS_KEY_ARN" --only-show-errors',
-                        ]
-                    },
-                },
-            }
-        )
+        variables = {
+            "HF_REPO": repo_id,
+            "HF_REVISION": revision,
+            "BUCKET": artifacts.bucket.bucket_name,
+            "PREFIX": artifacts.weights_prefix,
+            "MANIFEST_KEY": artifacts.manifest_key,
+            "KMS_KEY_ARN": key.key_arn,
+            "HF_HUB_DISABLE_TELEMETRY": "1",
+        }
         plain = codebuild.BuildEnvironmentVariableType.PLAINTEXT
         self.project = codebuild.Project(
             self,
             "Project",
             description=f"Mirror {repo_id} from Hugging Face into the model weights bucket",
-            build_spec=build_spec,
+            build_spec=mirror_build_spec(exclude_patterns, hf_token_secret),
             environment=codebuild.BuildEnvironment(
                 build_image=codebuild.LinuxBuildImage.STANDARD_7_0,
                 compute_type=compute_type,
@@ -182,15 +127,7 @@ class WeightsMirror(Construct):
             ),
             environment_variables={
                 name: codebuild.BuildEnvironmentVariable(value=value, type=plain)
-                for name, value in {
-                    "HF_REPO": repo_id,
-                    "HF_REVISION": revision,
-                    "BUCKET": artifacts.bucket.bucket_name,
-                    "PREFIX": artifacts.weights_prefix,
-                    "MANIFEST_KEY": artifacts.manifest_key,
-                    "KMS_KEY_ARN": key.key_arn,
-                    "HF_HUB_DISABLE_TELEMETRY": "1",
-                }.items()
+                for name, value in variables.items()
             },
             encryption_key=key,
             timeout=timeout,
@@ -202,52 +139,39 @@ class WeightsMirror(Construct):
         artifacts.grant_write(self.project)
         if hf_token_secret is not None:
             hf_token_secret.grant_read(self.project)
-        stack = Stack.of(self)
-        project_id = stack.resolve(stack.get_logical_id(self.project.node.default_child))  # type: ignore[arg-type]
-        region, account = stack.region, stack.account
+        self._acknowledge()
+
+    def _acknowledge(self) -> None:
         acknowledge(
             self.project,
             [
                 (
-                    artifacts.prefix_wildcard_finding(),
+                    self.artifacts.prefix_wildcard_finding(),
                     "The job writes every file of the model under the weights prefix; the "
                     "grant is limited to that prefix.",
                 ),
-                (
-                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{_arn_part(region)}:"
-                    f"{_arn_part(account)}:log-group:/aws/codebuild/<{project_id}>:*]",
-                    "CDK grants every project its default log group's streams; the job logs to "
-                    "the encrypted group above, streams are named per build.",
-                ),
-                (
-                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:{_arn_part(region)}:"
-                    f"{_arn_part(account)}:report-group/<{project_id}>-*]",
-                    "CDK grants every project its own test-report groups (named after the "
-                    "project); the job publishes none.",
-                ),
-                (
-                    "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
-                    "CDK's grant for the project's encryption key (CodeBuild encrypts its "
-                    "artifacts and cache with it); limited to that one key.",
-                ),
-                (
-                    "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                    "CDK's grant for the project's encryption key (CodeBuild encrypts its "
-                    "artifacts and cache with it); limited to that one key.",
+                *codebuild_default_grants(self.project, "job"),
+                *(
+                    (
+                        f"AwsSolutions-IAM5[Action::{action}]",
+                        "CDK's grant for the project's encryption key (CodeBuild encrypts its "
+                        "artifacts and cache with it); limited to that one key.",
+                    )
+                    for action in ("kms:ReEncrypt*", "kms:GenerateDataKey*")
                 ),
                 (
                     "HIPAA.Security-CodeBuildProjectSourceRepoUrl",
                     "The project has no source repository (NO_SOURCE): the buildspec is inline "
                     "and holds no credentials.",
                 ),
-            ]
-            + [
-                (
-                    f"{pack}-IAMNoInlinePolicy",
-                    "CDK's default policy of the project role: it names this job's bucket "
-                    "prefix, key and log group, and is created and deleted with the role.",
-                )
-                for pack in ("NIST.800.53.R5", "HIPAA.Security")
+                *(
+                    (
+                        f"{pack}-IAMNoInlinePolicy",
+                        "CDK's default policy of the project role: it names this job's bucket "
+                        "prefix, key and log group, and is created and deleted with the role.",
+                    )
+                    for pack in ("NIST.800.53.R5", "HIPAA.Security")
+                ),
             ],
         )
 
@@ -255,6 +179,98 @@ class WeightsMirror(Construct):
     def start_build_command(self) -> str:
         """The CLI command that runs the mirror (a token until deploy: put it in an output)."""
         return f"aws codebuild start-build --project-name {self.project.project_name}"
+
+
+def _check_props(
+    repo_id: str, revision: str, exclude_patterns: Sequence[str], timeout: Duration
+) -> None:
+    problems = PropErrors("WeightsMirror props")
+    problems.check(
+        bool(_HUB_REPO.match(repo_id)),
+        f"repo_id {repo_id!r} is not a Hugging Face repository id like 'openai/gpt-oss-120b'",
+    )
+    problems.check(
+        bool(_REVISION.match(revision)),
+        f"revision {revision!r} must be a branch, tag or commit sha without spaces",
+    )
+    for pattern in exclude_patterns:
+        problems.check(
+            bool(_PATTERN.match(pattern)),
+            f"exclude pattern {pattern!r} may hold letters, digits and . _ / - * ? [ ] only "
+            "(it is written into a shell command)",
+        )
+    minutes = timeout.to_minutes()
+    problems.check(
+        _MIN_TIMEOUT_MIN <= minutes <= _MAX_TIMEOUT_MIN,
+        f"timeout is {minutes} minutes; CodeBuild allows {_MIN_TIMEOUT_MIN}-{_MAX_TIMEOUT_MIN}",
+    )
+    problems.raise_if_any()
+
+
+def codebuild_default_grants(project: codebuild.Project, what: str) -> list[tuple[str, str]]:
+    """The findings on the grants CDK gives every CodeBuild project (its default log group
+    and its test-report groups), acknowledged with the reason; ``what`` names the project
+    in the reason ("job", "build")."""
+    stack = Stack.of(project)
+    project_id = stack.resolve(stack.get_logical_id(project.node.default_child))  # type: ignore[arg-type]
+    region, account = _arn_part(stack.region), _arn_part(stack.account)
+    return [
+        (
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:logs:{region}:{account}:"
+            f"log-group:/aws/codebuild/<{project_id}>:*]",
+            f"CDK grants every project its default log group's streams; the {what} logs to "
+            "the encrypted group above, streams are named per build.",
+        ),
+        (
+            f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:codebuild:{region}:"
+            f"{account}:report-group/<{project_id}>-*]",
+            "CDK grants every project its own test-report groups (named after the "
+            f"project); the {what} publishes none.",
+        ),
+    ]
+
+
+def script_commands(script: Path) -> list[str]:
+    """The commands of a one-command-a-line shell file: comments and blank lines dropped."""
+    lines = (line.strip() for line in script.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def mirror_build_spec(
+    exclude_patterns: Sequence[str], hf_token_secret: secretsmanager.ISecret | None
+) -> codebuild.BuildSpec:
+    """The job's buildspec: install the hub CLI, write the verifier, run weights_mirror.sh.
+
+    The exclude patterns were validated to plain glob characters, so quoting them in the
+    EXCLUDES array is safe; the verifier travels inside the buildspec because the project
+    has no source (NO_SOURCE).
+    """
+    excludes = " ".join(f"--exclude '{p}'" for p in exclude_patterns)
+    verifier = base64.b64encode(_VERIFY_SCRIPT.read_bytes()).decode()
+    env: dict[str, object] = {}
+    if hf_token_secret is not None:
+        env["secrets-manager"] = {"HF_TOKEN": hf_token_secret.secret_arn}
+    prelude = [
+        "set -euo pipefail",
+        'WORK="${CODEBUILD_SRC_DIR:-/tmp}/mirror"; mkdir -p "$WORK/weights"',
+        f"EXCLUDES=({excludes})",
+        f'echo "{verifier}" | base64 -d > "$WORK/verify.py"',
+    ]
+    return codebuild.BuildSpec.from_object(
+        {
+            "version": "0.2",
+            "env": {"shell": "bash", **env},
+            "phases": {
+                "install": {
+                    "commands": [
+                        "python3 -m pip install --quiet --disable-pip-version-check "
+                        f"'huggingface_hub=={HUGGINGFACE_HUB_VERSION}'",
+                    ]
+                },
+                "build": {"commands": prelude + script_commands(_BUILD_SCRIPT)},
+            },
+        }
+    )
 
 
 def _arn_part(value: str) -> str:
