@@ -16,6 +16,7 @@ import stated_prices
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gptoss_aws._token_estimates import HARMONY_PREAMBLE_TOKENS, estimate_prompt_tokens
 from gptoss_aws.budgets import Budget
 from gptoss_aws.errors import (
     BudgetExceededError,
@@ -27,7 +28,7 @@ from gptoss_aws.ledger import SQLiteLedger
 from gptoss_aws.pricing import PriceBook
 from gptoss_aws.pricing.records import InstancePrice, TokenPrice
 from gptoss_aws.telemetry import EmfExporter
-from gptoss_aws.tracking import HARMONY_PREAMBLE_TOKENS, CallIntent, Tracker, estimate_prompt_tokens
+from gptoss_aws.tracking import CallIntent, Tracker
 from gptoss_aws.types import CallRecord, Usage
 
 AS_OF = date(2026, 11, 1)

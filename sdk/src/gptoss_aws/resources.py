@@ -108,7 +108,7 @@ def _begin(
     if tracker is None:
         return None, 0  # no ledger: nothing to estimate or reserve
     # Imported here: the tracking stack (ledger, prices) loads only for tracked clients.
-    from gptoss_aws.tracking import estimate_prompt_tokens
+    from gptoss_aws._token_estimates import estimate_prompt_tokens
 
     bound = estimate_prompt_tokens(request.messages, request.tools)
     # The upper bound sizes the reservation; a typical figure stands in for the prompt only

@@ -31,7 +31,6 @@ ConfigurationError, never costed as another backend:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -40,7 +39,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from gptoss_aws.backends.registry import (
     BackendCostBasis,
@@ -56,10 +55,11 @@ from gptoss_aws.errors import (
     UnpricedError,
 )
 from gptoss_aws.ledger.base import utcnow
-from gptoss_aws.models import GPT_OSS_20B, GPT_OSS_120B, get_model
+from gptoss_aws.models import get_model
 from gptoss_aws.pricing.records import TOKENS_PER_MILLION, InstancePrice, TokenPrice
 from gptoss_aws.pricing.regions import DEFAULT_TIER, SERVICE_TIERS, canonical_tier
 from gptoss_aws.types import Backend, CallRecord, Cost, CostBasis, Usage
+from gptoss_facts.models import CONTEXT_LENGTH
 
 if TYPE_CHECKING:
     from gptoss_aws.ledger.base import Ledger
@@ -72,66 +72,10 @@ logger = logging.getLogger(__name__)
 # take 3.6 h.
 DEFAULT_STALE_AFTER = timedelta(hours=6)
 
-# Prompt-size bound used to size reservations (never to bill). gpt-oss uses a byte-level
-# BPE (o200k_harmony), in which every ordinary token covers at least one byte, so the
-# UTF-8 byte count bounds the token count for any language or content. OpenAI's rule of
-# thumb is ~4 characters per English token ("What are tokens and how to count them", OpenAI
-# help center): the bound over-reserves about 4x for English, which costs budget headroom
-# only while the call is in flight, and keeps hard budgets from being overrun by a prompt
-# we under-estimated.
-BYTES_PER_TOKEN_BOUND = 1
-# Harmony framing per message: <|start|>, role, <|channel|>name, <|message|>, <|end|>; the
-# role and channel names are at most 9 bytes ("assistant", "commentary"), counted bytewise.
-HARMONY_TOKENS_PER_MESSAGE = 32
-# The system message the gpt-oss chat template always adds (model identity, knowledge
-# cutoff, current date, reasoning effort, valid channels) is under 256 bytes; the
-# assistant header that starts the reply adds a few tokens.
-HARMONY_PREAMBLE_TOKENS = 288
-# Per tool, on top of its JSON schema's bytes: the TypeScript-style namespace wrapper.
-HARMONY_TOKENS_PER_TOOL = 32
-
-
 # What the client records when the endpoint's model size was not given, and the context
 # window both gpt-oss sizes share (their config.json max_position_embeddings).
 UNNAMED_GPT_OSS = "gpt-oss"
-GPT_OSS_CONTEXT = GPT_OSS_120B.max_context
-assert GPT_OSS_20B.max_context == GPT_OSS_CONTEXT
-
-# A typical figure for when a backend reported no usage at all (a stream cut before its
-# usage chunk): OpenAI's ~4 characters per English token (same help-center page), applied
-# to UTF-8 bytes; the system preamble is about 100 tokens of gpt-oss's chat template.
-BYTES_PER_TOKEN_TYPICAL = 4
-TYPICAL_PREAMBLE_TOKENS = 100
-TYPICAL_TOKENS_PER_MESSAGE = 4
-
-
-def estimate_prompt_tokens(
-    messages: Sequence[Mapping[str, Any]],
-    tools: Sequence[Mapping[str, Any]] | None = None,
-    *,
-    bound: bool = True,
-) -> int:
-    """The prompt's tokens estimated from its bytes.
-
-    ``bound=True`` (the default) gives an upper bound (see BYTES_PER_TOKEN_BOUND) that only
-    sizes budget reservations. ``bound=False`` gives a typical figure, used as the billed
-    prompt only when the backend never reported usage; such rows are marked "estimated".
-    """
-    per_token = BYTES_PER_TOKEN_BOUND if bound else BYTES_PER_TOKEN_TYPICAL
-    per_message = HARMONY_TOKENS_PER_MESSAGE if bound else TYPICAL_TOKENS_PER_MESSAGE
-    total = HARMONY_PREAMBLE_TOKENS if bound else TYPICAL_PREAMBLE_TOKENS
-    for message in messages:
-        total += per_message
-        for key, value in message.items():
-            if value is None or key == "role":
-                continue
-            text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
-            total += -(-len(text.encode("utf-8")) // per_token)
-    for tool in tools or ():
-        text = json.dumps(tool, ensure_ascii=False)
-        per_tool = HARMONY_TOKENS_PER_TOOL if bound else TYPICAL_TOKENS_PER_MESSAGE
-        total += per_tool + -(-len(text.encode("utf-8")) // per_token)
-    return total
+GPT_OSS_CONTEXT = CONTEXT_LENGTH
 
 
 class PriceLookup(Protocol):

@@ -7,15 +7,14 @@ OpenAI-compatible server), so it is parsed here once; Bedrock converts Converse 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from pydantic import ValidationError
 
+from gptoss_aws._token_estimates import estimate_output_tokens
 from gptoss_aws.backends._http_errors import error_for_status
 from gptoss_aws.backends.base import BackendResult
 from gptoss_aws.errors import APIConnectionError, APIStatusError
-from gptoss_aws.streaming.accumulate import BYTES_PER_TOKEN_ESTIMATE, estimate_tokens
 from gptoss_aws.types import Backend, ChatCompletion, ChatCompletionChunk, Usage
 
 
@@ -80,8 +79,8 @@ def estimate_completion_usage(completion: ChatCompletion) -> Usage:
         tool_bytes = sum(
             len((t.function.name + t.function.arguments).encode()) for t in m.tool_calls or ()
         )
-        reasoning += math.ceil(reasoning_bytes / BYTES_PER_TOKEN_ESTIMATE)
-        out += estimate_tokens(text_bytes + reasoning_bytes + tool_bytes, 0)
+        reasoning += estimate_output_tokens(reasoning_bytes)
+        out += estimate_output_tokens(text_bytes + reasoning_bytes + tool_bytes)
     return Usage(completion_tokens=out, reasoning_tokens=reasoning)
 
 

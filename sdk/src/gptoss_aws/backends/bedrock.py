@@ -40,7 +40,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import re
 import threading
 import time
@@ -50,6 +49,7 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import boto3
 from botocore.config import Config
 
+from gptoss_aws._token_estimates import estimate_reasoning_share
 from gptoss_aws.backends._aws import AwsBackend, map_aws_error
 from gptoss_aws.backends._request import ChatRequest
 from gptoss_aws.backends.base import DEFAULT_TIMEOUT, BackendResult, ChunkStream, Target
@@ -84,7 +84,6 @@ STOP_REASONS = {
     "guardrail_intervened": "content_filter",
     "content_filtered": "content_filter",
 }
-REASONING_BYTES_PER_TOKEN = 4
 # RequestMetadata (botocore bedrock-runtime service model): 1-16 pairs; keys 1-256, values
 # 0-256 characters of this set.
 METADATA_PATTERN = re.compile(r"^[a-zA-Z0-9\s:_@$#=/+,\-.]{0,256}$")
@@ -336,7 +335,7 @@ def served_tier(response: Any) -> str | None:
 def converse_usage(usage: Any, reasoning_text_bytes: int, tier: str | None = None) -> Usage:
     usage = usage or {}
     output = int(usage.get("outputTokens") or 0)
-    reasoning = min(output, math.ceil(reasoning_text_bytes / REASONING_BYTES_PER_TOKEN))
+    reasoning = estimate_reasoning_share(reasoning_text_bytes, output)
     fields: dict[str, Any] = {
         "prompt_tokens": int(usage.get("inputTokens") or 0),
         "completion_tokens": output,

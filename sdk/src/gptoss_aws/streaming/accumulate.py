@@ -2,21 +2,18 @@
 
 The counts matter when a stream ends without its usage chunk (the caller broke out of
 the loop, or the connection died): the call must still be recorded with the tokens that
-were produced. Counting one token per delta is wrong because servers batch tokens per
-chunk (vLLM's gpt-oss recipe uses stream-interval 20), so the estimate is the larger of
-one token per non-empty delta and one token per three UTF-8 bytes of streamed text. The
-o200k tokenizer averages about four bytes per English token and about one token per
-three-byte CJK character, so bytes / 3 over-counts English by about a third and stays
-close for CJK: a conservative figure for a cost record, never a silent zero.
+were produced: ``gptoss_aws._token_estimates.estimate_output_tokens`` (the larger of one
+token per non-empty delta and one per three UTF-8 bytes; why there) turns them into a
+conservative figure for the cost record, never a silent zero.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass, field
 
+from gptoss_aws._token_estimates import estimate_output_tokens
 from gptoss_aws.types import (
     Backend,
     ChatCompletion,
@@ -27,13 +24,6 @@ from gptoss_aws.types import (
     ToolCall,
     Usage,
 )
-
-BYTES_PER_TOKEN_ESTIMATE = 3
-
-
-def estimate_tokens(utf8_bytes: int, deltas: int) -> int:
-    """Conservative token count for streamed text (see the module docstring)."""
-    return max(deltas, math.ceil(utf8_bytes / BYTES_PER_TOKEN_ESTIMATE))
 
 
 @dataclass
@@ -116,8 +106,8 @@ class ChunkAccumulator:
         """Usage from what arrived, for a stream whose usage chunk never came."""
         return Usage(
             prompt_tokens=prompt_tokens,
-            completion_tokens=estimate_tokens(self._output_bytes, self._output_deltas),
-            reasoning_tokens=estimate_tokens(self._reasoning_bytes, self._reasoning_deltas),
+            completion_tokens=estimate_output_tokens(self._output_bytes, self._output_deltas),
+            reasoning_tokens=estimate_output_tokens(self._reasoning_bytes, self._reasoning_deltas),
         )
 
     def completion(self, backend: Backend, usage: Usage) -> ChatCompletion:
