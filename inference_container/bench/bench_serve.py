@@ -36,51 +36,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+# The image installs gptoss-facts beside this script; elsewhere `pip install ./facts`.
+from gptoss_facts.text import usd
+from gptoss_facts.throughput import THROUGHPUT_ANCHORS, ThroughputAnchor
+
 SECONDS_PER_HOUR = 3600.0
 DEFAULT_HARDWARE = "this run"
-
-
-@dataclass(frozen=True)
-class Anchor:
-    """A published result to compare with; ``source`` names the page (docs/sources.md)."""
-
-    model: str
-    hardware: str
-    conditions: str
-    output_tok_s: float
-    source: str
-
-
-ANCHORS: tuple[Anchor, ...] = (
-    Anchor(
-        "gpt-oss-120b",
-        "1x H100",
-        "vLLM 0.10.2 TP1, max-model-len 32768, async scheduling, ShareGPT 1000 prompts",
-        2943.0,
-        "gpustack docs, performance-lab gpt-oss-120b/h100",
-    ),
-    Anchor(
-        "gpt-oss-120b",
-        "2x H100 TP2",
-        "same as above",
-        7649.0,
-        "gpustack docs, performance-lab gpt-oss-120b/h100",
-    ),
-    Anchor(
-        "gpt-oss-120b",
-        "1x H100",
-        "concurrency 1-4, aggregate peak",
-        511.0,
-        "millstoneai inference benchmark",
-    ),
-    Anchor(
-        "gpt-oss-20b",
-        "1x H100",
-        "vLLM 0.10.2 async scheduling, ShareGPT 1000 prompts",
-        9064.0,
-        "gpustack docs, performance-lab gpt-oss-20b/h100",
-    ),
-)
 
 
 @dataclass(frozen=True)
@@ -148,9 +109,7 @@ def usd_per_million_output_tokens(hourly_price_usd: float, output_tok_s: float) 
 
 
 def _money(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return "inf" if value == float("inf") else f"${value:,.3f}"
+    return "inf" if value == float("inf") else usd(value, 3, missing="-")
 
 
 def _ms(stat: Stat) -> str:
@@ -161,7 +120,7 @@ def format_report(
     results: Sequence[BenchResult],
     hourly_price_usd: float | None,
     hardware: str = DEFAULT_HARDWARE,
-    anchors: Iterable[Anchor] = ANCHORS,
+    anchors: Iterable[ThroughputAnchor] = THROUGHPUT_ANCHORS,
     note: str | None = None,
 ) -> str:
     """A Markdown report: our runs, then the published anchors at the same price."""
