@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from gptoss_aws.errors import InvalidConfigurationError
 from gptoss_deploy.capacity import assumed_quota, rolling, rolling_copies, update_plan
-from gptoss_deploy.config import InvalidConfigurationError
 from gptoss_deploy.loading import from_preset
 from gptoss_deploy.validation import find_problems, validate
 

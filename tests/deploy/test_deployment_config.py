@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gptoss_deploy.config import DEFAULT_PRESET, DeploymentConfig, InvalidConfigurationError
+from gptoss_aws.errors import InvalidConfigurationError
+from gptoss_deploy.config import DEFAULT_PRESET, DeploymentConfig
 from gptoss_deploy.loading import from_preset, load_environment
 from gptoss_deploy.presets import PRESETS
 from gptoss_deploy.validation import find_problems

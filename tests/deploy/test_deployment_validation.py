@@ -6,10 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gptoss_aws.errors import InvalidConfigurationError
 from gptoss_aws.pricing.regions import BEDROCK_GPT_OSS_REGIONS
 from gptoss_deploy.config import (
     DeploymentConfig,
-    InvalidConfigurationError,
     Problem,
     SageMakerConfig,
 )

@@ -21,7 +21,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gptoss_aws.errors import GptOssError
 from gptoss_facts.models import ModelSpec, get_model
 
 ModelName = Literal["gpt-oss-120b", "gpt-oss-20b"]
@@ -40,20 +39,6 @@ class Problem:
 
     def __str__(self) -> str:
         return f"{self.field}: {self.message}. Fix: {self.fix}"
-
-
-class InvalidConfigurationError(GptOssError, ValueError):
-    """Every problem found in a configuration, reported together.
-
-    A GptOssError like everything the SDK raises; still a ValueError, as it was first."""
-
-    def __init__(self, source: str, problems: list[Problem]) -> None:
-        self.source = source
-        self.problems = list(problems)
-        noun = "problem" if len(problems) == 1 else "problems"
-        lines = [f"{len(problems)} {noun} in {source}:"]
-        lines += [f"  - {problem}" for problem in problems]
-        super().__init__("\n".join(lines))
 
 
 class _Strict(BaseModel):

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from gptoss_aws.errors import InvalidConfigurationError
 from gptoss_deploy.ami import default_inference_ami
 from gptoss_deploy.config import (
     DeploymentConfig,
-    InvalidConfigurationError,
     Problem,
     SageMakerConfig,
 )

@@ -14,10 +14,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from gptoss_aws.errors import InvalidConfigurationError
 from gptoss_deploy.config import (
     DEFAULT_PRESET,
     DeploymentConfig,
-    InvalidConfigurationError,
     Problem,
 )
 from gptoss_deploy.presets import PRESETS

@@ -10,12 +10,13 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from gptoss_aws.errors import InvalidConfigurationError
+
 # Regions where Bedrock offers gpt-oss, each with its source: the price catalog's table.
 from gptoss_aws.pricing.regions import BEDROCK_GPT_OSS_REGIONS
 from gptoss_deploy.capacity import check_update_capacity
 from gptoss_deploy.config import (
     DeploymentConfig,
-    InvalidConfigurationError,
     Problem,
 )
 from gptoss_deploy.endpoint_checks import (
