@@ -14,6 +14,7 @@ from botocore.stub import Stubber
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
+from sagemaker_standin.eventstream import exception_event
 from test_backend_vllm_replay import (
     CHAT_COMPLETION,
     CONTENT,
@@ -28,7 +29,7 @@ from test_backend_vllm_replay import (
 )
 from test_client_harness import HELLO, FakeTracker, Harness, Sleeps, no_sleep_policy, text_of
 
-from gptoss_aws.backends.base import SSEChunkStream
+from gptoss_aws.backends._sse_stream import SSEChunkStream
 from gptoss_aws.client import GptOss
 from gptoss_aws.errors import (
     APIConnectionError,
@@ -40,7 +41,6 @@ from gptoss_aws.errors import (
     PermissionDeniedError,
     ThrottledError,
 )
-from gptoss_aws.local.eventstream import exception_event
 from gptoss_aws.streaming.accumulate import ChunkAccumulator
 
 ENDPOINT = "gpt-oss-ep"
