@@ -119,3 +119,25 @@ def test_profile_arns_are_told_apart_from_model_ids() -> None:
     assert is_application_inference_profile(ARN)
     assert not is_application_inference_profile("us.openai.gpt-oss-120b-1:0")
     assert not is_application_inference_profile(MODEL_ARN.format(region="us-east-1"))
+
+
+def test_one_arn_parser_serves_the_backend_and_the_price_lookup() -> None:
+    from gptoss_aws._bedrock_arn import split_arn
+    from gptoss_aws.backends.bedrock import parse_model
+    from gptoss_aws.pricing import canonical_model
+
+    foundation = "arn:aws:bedrock:us-east-1::foundation-model/openai.gpt-oss-120b-1:0"
+    arn = split_arn(foundation)
+    assert arn is not None
+    assert (arn.region, arn.account, arn.kind, arn.resource_id) == (
+        "us-east-1",
+        "",
+        "foundation-model",
+        "openai.gpt-oss-120b-1:0",
+    )
+    assert split_arn("openai.gpt-oss-120b-1:0") is None
+    assert split_arn("arn:aws:bedrock") is None
+    assert parse_model(foundation) == (foundation, "gpt-oss-120b")
+    assert canonical_model(foundation) == "gpt-oss-120b"
+    assert parse_model(ARN) == (ARN, None)
+    assert inference_profile_region(ARN) == split_arn(ARN).region  # type: ignore[union-attr]

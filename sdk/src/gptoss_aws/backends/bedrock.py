@@ -49,6 +49,12 @@ from typing import TYPE_CHECKING, Any, Self, cast
 import boto3
 from botocore.config import Config
 
+from gptoss_aws._bedrock_arn import (
+    APPLICATION_INFERENCE_PROFILE,
+    FOUNDATION_MODEL,
+    INFERENCE_PROFILE,
+    split_arn,
+)
 from gptoss_aws._token_estimates import estimate_reasoning_share
 from gptoss_aws.backends._aws import AwsBackend, map_aws_error
 from gptoss_aws.backends._request import ChatRequest
@@ -98,11 +104,10 @@ log = logging.getLogger(__name__)
 def parse_model(model: str) -> tuple[str, str | None]:
     """(modelId to send, short model name or None when a profile must be looked up)."""
     if model.startswith("arn:"):
-        resource = model.split(":", 5)[-1]
-        kind, _, ident = resource.partition("/")
-        if kind == "foundation-model":
-            return model, _known(ident, model)
-        if kind in ("application-inference-profile", "inference-profile"):
+        arn = split_arn(model)
+        if arn is not None and arn.kind == FOUNDATION_MODEL:
+            return model, _known(arn.resource_id, model)
+        if arn is not None and arn.kind in (APPLICATION_INFERENCE_PROFILE, INFERENCE_PROFILE):
             return model, None
         raise ConfigurationError(f"unsupported Bedrock ARN {model!r}")
     for spec in MODELS.values():
@@ -132,8 +137,6 @@ def _model_from_profile(arn: str, bedrock: BedrockClient) -> str:
         resolved = resolve_inference_profile(arn, bedrock)
     except Exception as exc:
         raise map_aws_error(exc, "bedrock") from exc
-    if resolved.startswith("arn:"):
-        resolved = resolved.rsplit("/", 1)[-1]
     try:
         return get_model(resolved).name
     except KeyError:

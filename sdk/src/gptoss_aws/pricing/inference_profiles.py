@@ -13,34 +13,34 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from gptoss_aws._bedrock_arn import (
+    FOUNDATION_MODEL,
+    split_arn,
+)
 from gptoss_aws.errors import ConfigurationError, NotFoundError, UnpricedError
 
 _cache: dict[str, str] = {}
 _lock = threading.Lock()
 
 
-def is_application_inference_profile(model_id: str) -> bool:
-    return model_id.startswith("arn:") and ":application-inference-profile/" in model_id
-
-
 def inference_profile_region(arn: str) -> str:
     """The region in a profile ARN. Cross-region routing is billed at the source region,
     the one the profile (and the call) lives in."""
-    parts = arn.split(":")
-    if len(parts) < 6 or not parts[3]:
+    parts = split_arn(arn)
+    if parts is None or not parts.region:
         raise ConfigurationError(f"{arn!r} is not an inference profile ARN")
-    return parts[3]
+    return parts.region
 
 
 def _model_id_from_arn(model_arn: str) -> str:
     # arn:aws:bedrock:us-east-1::foundation-model/openai.gpt-oss-120b-1:0
-    _, _, resource = model_arn.partition(":foundation-model/")
-    if not resource:
+    arn = split_arn(model_arn)
+    if arn is None or arn.kind != FOUNDATION_MODEL or not arn.resource_id:
         raise UnpricedError(
             f"inference profile model {model_arn!r} is not a foundation-model ARN; "
             "add a price override for it"
         )
-    return resource
+    return arn.resource_id
 
 
 def resolve_inference_profile(arn: str, bedrock_client: Any) -> str:

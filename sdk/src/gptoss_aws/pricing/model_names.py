@@ -8,12 +8,14 @@ LiteLLM's cost tracking for profile ARNs (LiteLLM #18258).
 
 from __future__ import annotations
 
+from gptoss_aws._bedrock_arn import APPLICATION_INFERENCE_PROFILE, names_a_model, split_arn
 from gptoss_aws.errors import UnpricedError
 from gptoss_aws.models import get_model
 
 # Geographic cross-region inference profiles ("us.openai.gpt-oss-120b-1:0") run the same
 # model and are billed at the price of the source region, the one the call was made from
-# (Bedrock user guide, "Cross-region inference"; REFERENCE: "priced at the source region").
+# (Bedrock user guide, "Supported Regions and models for inference profiles" and
+# "Increase throughput with cross-Region inference": priced at the source region).
 # "global." profiles are left out on purpose: global routing can carry its own price
 # (the Price List has separate *_Global usage types for some models), so they are priced
 # only if a layer names them explicitly.
@@ -30,23 +32,17 @@ def _known(name: str) -> str | None:
 def _strip_arn(model: str) -> str:
     """arn:aws:bedrock:us-east-1::foundation-model/openai.gpt-oss-120b-1:0 -> the id;
     arn:aws:bedrock:us-east-1:123:inference-profile/us.openai.gpt-oss-120b-1:0 -> the id."""
-    if not model.startswith("arn:"):
+    arn = split_arn(model)
+    if arn is None:
         return model
-    parts = model.split(":", 5)
-    if len(parts) < 6:
-        return model
-    resource = parts[5]
-    kind, _, rest = resource.partition("/")
-    if kind == "application-inference-profile":
+    if arn.kind == APPLICATION_INFERENCE_PROFILE:
         raise UnpricedError(
             f"{model} is an application inference profile: it names no model, so it cannot "
             "be priced until it is resolved to the model it copies. Call "
             "gptoss_aws.pricing.resolve_inference_profile(arn, bedrock_client) and price the "
             "model id it returns (the client does this for you)."
         )
-    if kind in ("foundation-model", "inference-profile") and rest:
-        return rest
-    return model
+    return arn.resource_id if names_a_model(arn) else model
 
 
 def canonical_model(model: str) -> str:
