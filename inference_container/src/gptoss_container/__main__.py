@@ -24,7 +24,7 @@ from gptoss_container.hardware import profiles_table
 from gptoss_container.middleware import DRAIN_TIMEOUT_ENV, ensure_logging
 from gptoss_container.offline import harmony_vocab_problems, offline_env
 from gptoss_container.security import custom_code_env
-from gptoss_container.settings import ContainerSettings, SettingsError, load_settings
+from gptoss_container.settings import ContainerSettings, SettingsError, env_name, load_settings
 from gptoss_container.vllm_args import build_engine_env, build_vllm_args, check_against_vllm_parser
 
 MIDDLEWARE = "gptoss_container.middleware.GptOssMiddleware"
@@ -50,7 +50,8 @@ def plan_launch(environ: Mapping[str, str]) -> LaunchPlan:
     settings: ContainerSettings | None = None
     # Probe the GPUs first so hardware problems come in the same message as the rest;
     # the cpu profile probes nothing.
-    gpus = detect_gpus(SimpleNamespace(gpu_profile=environ.get("GPTOSS_GPU_PROFILE") or None))
+    profile = environ.get(env_name("gpu_profile")) or None
+    gpus = detect_gpus(SimpleNamespace(gpu_profile=profile))
     try:
         settings = load_settings(environ, gpus=gpus)
     except SettingsError as exc:

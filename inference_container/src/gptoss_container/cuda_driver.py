@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping
 
 from gptoss_facts.cuda import MIN_DRIVER_FOR_CUDA, cuda_supported_by_driver, parse_version
 
+from .settings import env_name
+
 # Set by every nvidia/cuda base image (and so by vllm/vllm-openai), e.g. "13.0.1".
 IMAGE_CUDA_ENV = "CUDA_VERSION"
 FIX_AMI = "al2023-ami-sagemaker-inference-gpu-4-1"
@@ -59,7 +61,7 @@ def driver_problems(
     Nothing is checked on the cpu profile, outside an nvidia/cuda image (no CUDA_VERSION) or
     without a driver (the GPU probe reports that).
     """
-    if environ.get("GPTOSS_GPU_PROFILE") == "cpu":
+    if environ.get(env_name("gpu_profile")) == "cpu":
         return []
     image = parse_version(environ.get(IMAGE_CUDA_ENV, "") or "x")
     if image is None or len(image) < 2:

@@ -40,7 +40,7 @@ def ensure_logging() -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s %(asctime)s [%(name)s] %(message)s"))
         root.addHandler(handler)
-        root.setLevel(os.environ.get("GPTOSS_LOG_LEVEL", "INFO").upper())
+        root.setLevel(os.environ.get(env_name("log_level"), "INFO").upper())
         root.propagate = False
 
 
@@ -64,7 +64,7 @@ class GptOssMiddleware:
             # A custom invocation handler or sticky sessions live on /invocations itself
             # (model-hosting-container-standards); then /invocations stays as it is.
             route_by_body = not (
-                _env_true("GPTOSS_ALLOW_CUSTOM_CODE")
+                _env_true(env_name("allow_custom_code"))
                 or _env_true("SAGEMAKER_ENABLE_STATEFUL_SESSIONS")
             )
         self.route_by_body = route_by_body

@@ -14,10 +14,12 @@ import json
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
+from .settings import env_name
+
 Message = MutableMapping[str, Any]
 Send = Callable[[Message], Awaitable[None]]
 
-REASONING_CONTENT_ENV = "GPTOSS_REASONING_CONTENT"
+REASONING_CONTENT_ENV = env_name("reasoning_content")
 _CHAT_OBJECTS = ("chat.completion", "chat.completion.chunk")
 _MARK = b'"reasoning"'
 

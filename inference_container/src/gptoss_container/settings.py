@@ -31,9 +31,10 @@ from gptoss_facts.models import (
 )
 
 from .gpu import GpuInventory
-from .hardware import TP_VARIABLE, hardware_problems
+from .hardware import PROFILE_VARIABLE, TP_VARIABLE, hardware_problems
 from .human_int import HumanInt, Positive
 from .model_dir import (
+    MODEL_VARIABLE,
     SAGEMAKER_MODEL_DIR,
     UNKNOWN_MODEL,
     ModelSource,
@@ -82,7 +83,7 @@ class ContainerSettings(BaseModel):
     model: Annotated[
         ModelSource,
         EnvVar(
-            "GPTOSS_MODEL_PATH",
+            MODEL_VARIABLE,
             "`/opt/ml/model` when it holds `config.json`",
             f"SageMaker copies S3 model data to `/opt/ml/model` ({_AIWS})",
             "set it to a directory that holds config.json and the safetensors files",
@@ -140,7 +141,7 @@ class ContainerSettings(BaseModel):
         str | None,
         BeforeValidator(_lower),
         EnvVar(
-            "GPTOSS_GPU_PROFILE",
+            PROFILE_VARIABLE,
             "detected from the GPU name",
             "vLLM gpt-oss recipe per GPU family (GPU profiles below)",
             f"set one of: {', '.join(GPU_FAMILIES)}",
@@ -149,7 +150,7 @@ class ContainerSettings(BaseModel):
     tensor_parallel_size: Annotated[
         Positive | None,
         EnvVar(
-            "GPTOSS_TENSOR_PARALLEL_SIZE",
+            TP_VARIABLE,
             f"all visible GPUs, rounded down to {_TP_SIZES}",
             f"gpt-oss has {GPT_OSS_120B.num_attention_heads} attention and "
             f"{GPT_OSS_120B.num_kv_heads} KV heads; the recipe notes TP1 gives the best "

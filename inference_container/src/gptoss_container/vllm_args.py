@@ -18,6 +18,8 @@ from gptoss_facts.gpus import VllmFlag
 
 from .gpu import GpuInventory
 from .hardware import Hardware, profile_defaults, resolve_hardware
+from .offline import TIKTOKEN_ENV
+from .passthrough import PASSTHROUGH_PREFIX
 from .problems import Problem, SettingsError
 from .settings import ContainerSettings
 
@@ -92,7 +94,7 @@ def build_engine_env(settings: ContainerSettings, gpus: GpuInventory) -> dict[st
     env = dict(hardware.profile.engine_env)
     env["VLLM_LOGGING_LEVEL"] = settings.log_level.upper()
     if settings.tiktoken_encodings_base:
-        env["TIKTOKEN_ENCODINGS_BASE"] = settings.tiktoken_encodings_base
+        env[TIKTOKEN_ENV] = settings.tiktoken_encodings_base
     return env
 
 
@@ -142,7 +144,7 @@ def _culprit(message: str, argv: Sequence[str]) -> str:
     """Which option a parser complaint is about, and the variable that may have set it."""
     for option in re.findall(r"--[\w.-]+", message):
         if option in argv or any(token.startswith(option + "=") for token in argv):
-            variable = "SM_VLLM_" + option[2:].upper().replace("-", "_")
+            variable = PASSTHROUGH_PREFIX + option[2:].upper().replace("-", "_")
             return f"{option} (from {variable}, if set)"
     return "vLLM arguments"
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from gptoss_facts.models import CONTEXT_LENGTH
 from gptoss_tiny.tokenizer import NUM_MERGEABLE_RANKS, VOCAB_SIZE
 
 NUM_LAYERS = 2  # one sliding-window layer and one full-attention layer, like gpt-oss's pattern
@@ -35,7 +36,9 @@ ROPE_SCALING: dict[str, Any] = {
     "rope_type": "yarn",
     "truncate": False,
 }
-MAX_POSITION_EMBEDDINGS = 131072
+# Not shrunk: gpt-oss's own context (the yarn factor 32 over 4096), so the container's
+# context defaults and limits behave on the tiny checkpoint as on the real ones.
+MAX_POSITION_EMBEDDINGS = CONTEXT_LENGTH
 
 BOS_TOKEN_ID = NUM_MERGEABLE_RANKS  # <|startoftext|>
 PAD_TOKEN_ID = 199999  # <|endoftext|>
