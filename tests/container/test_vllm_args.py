@@ -17,6 +17,7 @@ from gptoss_container.vllm_args import (
     check_against_vllm_parser,
     redact_argv,
 )
+from gptoss_facts.gpus import GPU_FAMILIES
 
 SHAPES = {
     "120b": {"num_hidden_layers": 36, "num_local_experts": 128},
@@ -31,7 +32,9 @@ CARDS = {
     "l40s": ("NVIDIA L40S", 46068),
     "l4": ("NVIDIA L4", 23034),
     "a10g": ("NVIDIA A10G", 23028),
-    "b200": ("NVIDIA B200", 183359),
+    # A card no profile names (made up, so adding a family never changes it): vLLM's own
+    # kernel choice, bounded by memory only.
+    "unprofiled": ("NVIDIA Example GPU 192GB", 183359),
 }
 
 
@@ -96,7 +99,7 @@ CASES: list[tuple[str, int, str, dict[str, Any]]] = [
     ("l40s", 1, "20b", {**PRE_HOPPER, "tensor_parallel_size": 1, "async_scheduling": None}),
     ("l4", 1, "20b", {**PRE_HOPPER, "tensor_parallel_size": 1}),
     ("a10g", 1, "20b", {**PRE_HOPPER, "tensor_parallel_size": 1}),
-    ("b200", 1, "120b", {"tensor_parallel_size": 1, "attention_backend": None,
+    ("unprofiled", 1, "120b", {"tensor_parallel_size": 1, "attention_backend": None,
                          "moe_backend": None, "async_scheduling": None}),
 ]  # fmt: skip
 
@@ -118,6 +121,22 @@ def test_gpu_profiles(
         assert getattr(ns, dest) == want, dest
     assert build_engine_env(load_settings({"GPTOSS_MODEL_PATH": str(models[shape])}),
                             gpus(card, count)) == {"VLLM_LOGGING_LEVEL": "INFO"}  # fmt: skip
+
+
+@pytest.mark.parametrize("profile", sorted(GPU_FAMILIES))
+def test_every_gpu_profile_passes_vllms_parser(models: dict[str, Path], profile: str) -> None:
+    """Each family in gptoss_facts, forced on a card with room for it: its flags reach the
+    argv and vLLM's own parser takes them (a new family is checked without a new case)."""
+    family = GPU_FAMILIES[profile]
+    shape = "tiny" if profile == "cpu" else "120b" if family.serves_120b else "20b"
+    card = GpuInventory() if profile == "cpu" else GpuInventory((Gpu("any", 196608),), "test")
+    _, argv, ns = settle(models, shape, card, GPTOSS_GPU_PROFILE=profile)
+    for flag in family.flags:
+        assert " ".join(flag.argv) in " ".join(argv), flag
+    if family.max_num_batched_tokens is not None and family.single_gpu_120b is None:
+        assert ns.max_num_batched_tokens == family.max_num_batched_tokens
+    if family.kv_cache_memory_bytes is not None:
+        assert ns.kv_cache_memory_bytes == family.kv_cache_memory_bytes
 
 
 def test_cpu_profile(models: dict[str, Path]) -> None:

@@ -9,6 +9,11 @@ default, and an `EnvVar` with the variable that sets it, its SM_VLLM_ alias, the
 as documented with its source, and the fix for a bad value. `ENV_VARS`, the check for
 unknown GPTOSS_ variables, the SM_VLLM_ aliases (passthrough.py) and the README's
 settings table are all read from those fields.
+
+Plain pydantic rather than pydantic-settings: vLLM 0.32.0's requirements/common.txt does not
+list pydantic-settings (it reaches our engine lock only through fastapi's `standard` extra),
+so the image may lack it; and its alias choices take the first variable set, where two
+variables for one setting must be reported as a conflict.
 """
 
 from __future__ import annotations
