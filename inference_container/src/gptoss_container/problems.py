@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple
 
+from gptoss_facts.problems import Problems
+
 
 class Problem(NamedTuple):
     variable: str
@@ -27,11 +29,12 @@ class SettingsError(ValueError):
     """
 
     def __init__(self, problems: Sequence[Problem | str]) -> None:
-        self.problems = tuple(str(p) for p in problems)
+        collected = Problems("the container settings")
+        for problem in problems:
+            collected.add(str(problem))
+        self.problems = collected.messages
         self.details = tuple(p for p in problems if isinstance(p, Problem))
-        noun = "problem" if len(self.problems) == 1 else "problems"
-        lines = [f"{len(self.problems)} {noun} in the container settings:"]
-        super().__init__("\n".join(lines + [f"  - {p}" for p in self.problems]))
+        super().__init__(collected.report())
 
 
 def check(condition: bool, problems: list[Problem], variable: str, message: str, fix: str) -> None:
