@@ -57,7 +57,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# The extra that brings the sagemaker v3 SDK (sdk/pyproject.toml).
+# The install line the notebooks use: the SDK's extra, which is gptoss-deploy[sagemaker].
 EXTRA = "gptoss-aws[sagemaker]"
 TELEMETRY_OPT_OUT_ENV = "SAGEMAKER_USER_CONFIG_OVERRIDE"
 TELEMETRY_OPT_OUT_YAML = (
