@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import pytest
+from model_configs import make_model
 
 from gptoss_container.gpu import Gpu, GpuInventory
 from gptoss_container.human_int import human_int
@@ -20,21 +20,6 @@ from gptoss_container.settings import (
 )
 
 REPO = Path(__file__).resolve().parents[2]
-SHAPES = {
-    # config.json fields of openai/gpt-oss-120b and -20b that the checks read.
-    "120b": {"num_hidden_layers": 36, "num_local_experts": 128},
-    "20b": {"num_hidden_layers": 24, "num_local_experts": 32},
-    "tiny": {"num_hidden_layers": 2, "num_local_experts": 4, "num_attention_heads": 2,
-             "num_key_value_heads": 1, "max_position_embeddings": 4096},
-}  # fmt: skip
-
-
-def make_model(directory: Path, shape: str = "120b", model_type: str = "gpt_oss") -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    config = {"model_type": model_type, "num_attention_heads": 64, "num_key_value_heads": 8,
-              "max_position_embeddings": 131072, **SHAPES[shape]}  # fmt: skip
-    (directory / "config.json").write_text(json.dumps(config))
-    return directory
 
 
 def inventory(name: str, memory_mib: int, count: int = 1) -> GpuInventory:

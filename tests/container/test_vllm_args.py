@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+from model_configs import SHAPES, make_model
 
 from gptoss_container.gpu import Gpu, GpuInventory
 from gptoss_container.settings import ContainerSettings, SettingsError, flag_dest, load_settings
@@ -19,12 +19,6 @@ from gptoss_container.vllm_args import (
 )
 from gptoss_facts.gpus import GPU_FAMILIES
 
-SHAPES = {
-    "120b": {"num_hidden_layers": 36, "num_local_experts": 128},
-    "20b": {"num_hidden_layers": 24, "num_local_experts": 32},
-    "tiny": {"num_hidden_layers": 2, "num_local_experts": 4, "num_attention_heads": 2,
-             "num_key_value_heads": 1, "max_position_embeddings": 4096},
-}  # fmt: skip
 CARDS = {
     "h100": ("NVIDIA H100 80GB HBM3", 81559),
     "h200": ("NVIDIA H200", 143771),
@@ -46,14 +40,7 @@ def gpus(card: str, count: int = 1) -> GpuInventory:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("models")
-    out = {}
-    for shape, fields in SHAPES.items():
-        config = {"model_type": "gpt_oss", "num_attention_heads": 64, "num_key_value_heads": 8,
-                  "max_position_embeddings": 131072, **fields}  # fmt: skip
-        (root / shape).mkdir()
-        (root / shape / "config.json").write_text(json.dumps(config))
-        out[shape] = root / shape
-    return out
+    return {shape: make_model(root / shape, shape) for shape in SHAPES}
 
 
 @pytest.fixture(scope="module")
