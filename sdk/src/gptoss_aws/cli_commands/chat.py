@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.types import ChatCompletion, Cost, ToolCall, Usage
+from gptoss_facts.text import usd
 
 if TYPE_CHECKING:
     from gptoss_aws.backends.base import BackendBase
@@ -239,7 +240,7 @@ def cost_line(cost: Cost | None) -> str:
         return "cost: not tracked"
     if cost.usd is not None:
         source = f" ({cost.price_source})" if cost.price_source else ""
-        return f"cost: ${_money(cost.usd)}{source}"
+        return f"cost: {_call_usd(cost.usd)}{source}"
     if cost.basis == "instance_hours":
         return (
             "cost: a share of the endpoint's instance-hours, allocated over a window by "
@@ -248,8 +249,8 @@ def cost_line(cost: Cost | None) -> str:
     return "cost: unpriced (no price known: see `gptoss-aws prices`)"
 
 
-def _money(usd: Decimal) -> str:
+def _call_usd(amount: Decimal) -> str:
     # Per-call amounts are often fractions of a cent: show enough digits to be non-zero.
-    if usd == 0 or usd >= Decimal("0.01"):
-        return f"{usd:.4f}"
-    return f"{usd:.8f}".rstrip("0")
+    if amount == 0 or amount >= Decimal("0.01"):
+        return usd(amount, 4)
+    return usd(amount, 8, trim=True)

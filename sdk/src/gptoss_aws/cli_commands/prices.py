@@ -17,6 +17,7 @@ from typing import Any
 from gptoss_aws.errors import GptOssError
 from gptoss_aws.pricing.catalog import PriceBook
 from gptoss_aws.pricing.records import InstancePrice, TokenPrice, decimal_text
+from gptoss_facts.text import render_table
 
 # A price overrides file the CLI reads when --prices-file is not given.
 PRICES_FILE_ENV = "GPTOSS_AWS_PRICES"
@@ -87,14 +88,6 @@ def _price_cells(price: TokenPrice | InstancePrice) -> tuple[str, str]:
     return decimal_text(price.usd_per_hour), "USD per instance-hour"
 
 
-def format_table(rows: list[list[str]]) -> str:
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
-        for row in rows
-    )
-
-
 def run_list(args: argparse.Namespace) -> int:
     try:
         book = PriceBook.load(overrides=args.prices_file)
@@ -115,7 +108,7 @@ def run_list(args: argparse.Namespace) -> int:
             [row.kind, row.name, row.region, row.tier or "-", price, unit, row.price.layer,
              as_of, source]
         )  # fmt: skip
-    print(format_table(table))
+    print(render_table(table))
     return 0
 
 

@@ -39,6 +39,7 @@ from gptoss_aws.pricing.records import (
     decimal_text,
 )
 from gptoss_aws.types import CallRecord
+from gptoss_facts.text import usd
 
 
 @dataclass(frozen=True)
@@ -215,12 +216,7 @@ def _num(value: Decimal) -> str:
 
 def _usd(value: Decimal) -> str:
     """$189.89; small amounts keep up to 4 places ($0.0045) but not trailing zeros ($0.99)."""
-    if abs(value) >= 1:
-        return f"${value.quantize(Decimal('0.01')):,}"
-    text = f"{value.quantize(Decimal('0.0001'))}"
-    while text.endswith("0") and len(text.split(".")[1]) > 2:
-        text = text[:-1]
-    return f"${text}"
+    return usd(value) if abs(value) >= 1 else usd(value, 4, trim=True)
 
 
 def _tokens(value: Decimal | int) -> str:

@@ -12,11 +12,12 @@ largest-remainder rounding when cents must add up.
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.pricing.records import TOKENS_PER_MILLION, TokenPrice
 from gptoss_aws.types import CallRecord, Cost, Usage
+from gptoss_facts.text import usd
 
 CENT = Decimal("0.01")
 
@@ -56,9 +57,6 @@ def usage_of(record: CallRecord) -> Usage:
     )
 
 
-def usd_text(amount: Decimal | None, places: int = 2) -> str:
-    """For display only: "$0.0123" style, or "unpriced" (never "$0.00" for unknown)."""
-    if amount is None:
-        return "unpriced"
-    quantum = Decimal(1).scaleb(-places)
-    return f"${amount.quantize(quantum, rounding=ROUND_HALF_UP):,}"
+# Display only (never "$0.00" for an unknown amount): the one dollar formatter all
+# components share.
+usd_text = usd

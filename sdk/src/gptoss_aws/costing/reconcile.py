@@ -48,6 +48,7 @@ from gptoss_aws.costing.capacity import ESTIMATED_SOURCE, InstanceTimeline
 from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.pricing.records import InstancePrice
 from gptoss_aws.types import CallRecord
+from gptoss_facts.text import usd
 
 # Cost Explorer's endpoint is in us-east-1 (AWS General Reference, Cost Explorer endpoints).
 CE_REGION = "us-east-1"
@@ -303,15 +304,11 @@ class Drift:
         pct = f"{self.drift_pct:+}%" if self.drift_pct is not None else "n/a"
         where = f" (endpoint {', '.join(self.endpoints)})" if self.endpoints else ""
         head = (
-            f"{self.service} {self.name}{where}: billed ${_money(self.billed_usd)} "
-            f"({_qty(self.billed_quantity)} {self.unit}), ledger ${_money(self.ledger_usd)} "
-            f"({_qty(self.ledger_quantity)} {self.unit}); drift ${_money(self.drift_usd)} ({pct})"
+            f"{self.service} {self.name}{where}: billed {usd(self.billed_usd, 4)} "
+            f"({_qty(self.billed_quantity)} {self.unit}), ledger {usd(self.ledger_usd, 4)} "
+            f"({_qty(self.ledger_quantity)} {self.unit}); drift {usd(self.drift_usd, 4)} ({pct})"
         )
         return head + "".join(f"\n    likely cause: {cause}" for cause in self.causes)
-
-
-def _money(value: Decimal) -> str:
-    return f"{value.quantize(Decimal('0.0001'), ROUND_HALF_UP):,}"
 
 
 def _qty(value: Decimal) -> str:
@@ -507,7 +504,7 @@ def _sagemaker_drifts(
             elif own.get("missing") is None and drift.billed_quantity:
                 rate = drift.billed_usd / drift.billed_quantity
                 drift.causes.append(
-                    f"a price that has changed: AWS billed ${_money(rate)}/hour, the ledger "
+                    f"a price that has changed: AWS billed {usd(rate, 4)}/hour, the ledger "
                     f"prices {own.get('source', '?')}"
                 )
         drifts.append(drift)

@@ -27,11 +27,12 @@ import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.types import CallRecord
+from gptoss_facts.text import render_table, usd
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -316,20 +317,11 @@ class CostReport:
     def __str__(self) -> str:
         header, body, totals = self.table()
         rows = [header, *body, totals]
-        widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-        n_keys = len(self.by)
-
-        def line(cells: list[str]) -> str:
-            parts = [
-                c.ljust(w) if i < n_keys else c.rjust(w)
-                for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            ]
-            return "  ".join(parts).rstrip()
-
-        rule = "  ".join("-" * w for w in widths)
-        lines = [self.title(), "", line(header), rule]
-        lines += [line(r) for r in body]
-        lines += [rule, line(totals), ""]
+        rule = ["-" * max(len(r[i]) for r in rows) for i in range(len(header))]
+        # Group keys read left to right; the counts and the cost line up on the right.
+        numbers = range(len(self.by), len(header))
+        table = render_table([header, rule, *body, rule, totals], right=numbers)
+        lines = [self.title(), "", table, ""]
         lines += [f"* {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -348,9 +340,7 @@ class CostReport:
 def usd_display(amount: Decimal) -> str:
     """Four decimals (per-call costs are fractions of a cent); tiny non-zero amounts say so
     rather than round to $0.0000."""
-    if 0 < amount < Decimal("0.00005"):
-        return "<$0.0001"
-    return f"${amount.quantize(Decimal('0.0001'), rounding=ROUND_HALF_UP):,}"
+    return usd(amount, 4, tiny=True)
 
 
 def summarize(
