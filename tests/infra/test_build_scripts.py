@@ -16,8 +16,9 @@ import pytest
 from aws_cdk.assertions import Template
 from conftest import REPO
 
+from gptoss_facts.cuda import BASE_IMAGE
 from gptoss_infra.constructs.sagemaker import InferenceImage, ModelArtifacts, WeightsMirror
-from gptoss_infra.constructs.sagemaker.inference_image import BASE_IMAGE, DOCKERFILE
+from gptoss_infra.constructs.sagemaker.inference_image import DOCKERFILE
 
 # Names no file of the image may carry: local environments, caches, other components.
 _NEVER = {"node_modules", "cdk.out", "tests", ".git", "__pycache__", ".pytest_cache", "infra"}

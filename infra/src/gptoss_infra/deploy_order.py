@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from gptoss_facts.cuda import BASE_IMAGE
 from gptoss_facts.models import MODELS
 
 WEIGHTS_GATE = "Custom::GptOssWeightsReady"
@@ -89,7 +90,7 @@ def _gate_lines(resources: Mapping[str, Any]) -> list[str]:
         elif resource.get("Type") == IMAGE_GATE:
             lines.append(
                 f"gate {IMAGE_GATE}: build the serving image in CodeBuild on "
-                "vllm/vllm-openai:v0.32.0 and push it to ECR: ~5-15 min (0 when the tag exists)"
+                f"{BASE_IMAGE} and push it to ECR: ~5-15 min (0 when the tag exists)"
             )
     return lines
 

@@ -14,6 +14,8 @@ from aws_cdk import Acknowledgment, Token, Validations
 from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
+from gptoss_facts.problems import Problems
+
 # Tag rules from the AWS tagging guide ("Tag naming limits and requirements"): keys 1-128
 # and values 0-256 Unicode characters of letters, digits, spaces and _ . : / = + - @; the
 # "aws:" prefix is reserved for AWS.
@@ -26,33 +28,9 @@ TAG_VALUE_MAX = 256
 REGION = re.compile(r"^[a-z]{2}(-gov|-iso[a-z]?)?-[a-z]+-\d{1,2}$")
 
 
-class PropErrors:
-    """Collects every invalid prop of one construct; ``raise_if_any`` reports them together."""
-
-    def __init__(self, what: str) -> None:
-        self._what = what
-        self._items: list[str] = []
-
-    def add(self, message: str) -> None:
-        self._items.append(message)
-
-    def check(self, ok: bool, message: str) -> None:
-        if not ok:
-            self._items.append(message)
-
-    @property
-    def messages(self) -> tuple[str, ...]:
-        return tuple(self._items)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def raise_if_any(self) -> None:
-        if self._items:
-            noun = "problem" if len(self._items) == 1 else "problems"
-            lines = [f"{len(self._items)} {noun} in {self._what}:"]
-            lines += [f"  - {item}" for item in self._items]
-            raise ValueError("\n".join(lines))
+class PropErrors(Problems):
+    """Every invalid prop of one construct; ``raise_if_any`` raises one ``ValueError`` that
+    lists them all (``"2 problems in <what>:"``, one ``  - message`` line each)."""
 
 
 def is_literal(value: object) -> bool:

@@ -25,7 +25,7 @@ from .docs import (
     replace_sections,
     synthesize_presets,
 )
-from .text import rehearsal_text, render, usd
+from .text import rehearsal_text, render
 
 __all__ = [
     "HOURS_PER_MONTH",
@@ -50,5 +50,4 @@ __all__ = [
     "render",
     "replace_sections",
     "synthesize_presets",
-    "usd",
 ]

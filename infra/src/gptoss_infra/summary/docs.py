@@ -16,10 +16,11 @@ from typing import Any
 from pydantic import BaseModel
 
 from gptoss_aws.pricing.catalog import PriceBook
+from gptoss_facts.text import usd
 
 from .assembly import AssemblySummary, read_assembly
 from .cost import estimate
-from .text import capacity_text, reference_text, token_text, usd
+from .text import capacity_text, reference_text, token_text
 
 
 def _begin(name: str) -> str:

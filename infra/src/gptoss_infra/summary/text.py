@@ -3,15 +3,12 @@ the rehearsal over this one assembly."""
 
 from __future__ import annotations
 
-from decimal import Decimal
 from pathlib import Path
+
+from gptoss_facts.text import render_table, usd
 
 from .assembly import AssemblySummary, Capacity
 from .cost import HOURS_PER_MONTH, CostLine, Estimate, TokenLine, per_month
-
-
-def usd(value: Decimal | None) -> str:
-    return "unpriced" if value is None else f"${value:,.2f}"
 
 
 def fill_command(region: str) -> str:
@@ -52,9 +49,9 @@ def _stacks_text(summary: AssemblySummary) -> list[str]:
         lines.append(f"  {stack.name:<28} {stack.region:<12} {total:>3} resources")
         for key, export in sorted(stack.outputs.items()):
             lines.append(f"      output {key}" + (f"  (export {export})" if export else ""))
-    lines += ["", "Resources by type:"]
-    for kind, count in sorted(summary.resource_counts.items(), key=lambda kv: (-kv[1], kv[0])):
-        lines.append(f"  {count:>4}  {kind}")
+    counts = sorted(summary.resource_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    rows = [[str(count), kind] for kind, count in counts]
+    lines += ["", "Resources by type:", render_table(rows, right=(0,), indent="  ")]
     return lines
 
 

@@ -10,23 +10,18 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import IConstruct
 
-from .._common import PropErrors
+from gptoss_facts.names import SAGEMAKER_NAME_MAX, sagemaker_name_problem
 
-# SageMaker resource names (EndpointName, InferenceComponentName, ...): API pattern
-# ^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$ (CreateEndpoint / CreateInferenceComponent API reference).
-SAGEMAKER_NAME = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
-SAGEMAKER_NAME_MAX = 63
+from .._common import PropErrors
 
 
 def check_sagemaker_name(problems: PropErrors, field: str, value: str | None) -> None:
-    """SageMaker names: 1-63 letters, digits and single or repeated hyphens inside."""
+    """Add the problem of a literal SageMaker name (the rule: ``gptoss_facts.names``)."""
     if value is None or Token.is_unresolved(value):
         return
-    if not SAGEMAKER_NAME.match(value):
-        problems.add(
-            f"{field} {value!r} is not a valid SageMaker name: use 1-{SAGEMAKER_NAME_MAX} "
-            "letters, digits and hyphens, starting and ending with a letter or digit"
-        )
+    problem = sagemaker_name_problem(field, value)
+    if problem is not None:
+        problems.add(problem)
 
 
 def unique_sagemaker_name(scope: IConstruct, suffix: str = "") -> str:

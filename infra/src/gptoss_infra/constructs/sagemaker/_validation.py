@@ -2,44 +2,28 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from aws_cdk import Duration, Token
 from aws_cdk import aws_kms as kms
 
-from .._common import PropErrors
-from ._instances import instance_facts
-from ._util import check_sagemaker_name
-from .endpoint_props import (
-    DEFAULT_VOLUME_SIZE_GB,
+from gptoss_facts.endpoint import (
+    CONTAINER_ENV,
     ROUTING_STRATEGIES,
     TIMEOUT_RANGE_S,
     VOLUME_RANGE_GB,
-    BlueGreenUpdate,
-    GptOssEndpointProps,
-    RollingUpdate,
+    VOLUME_SIZE_GB,
 )
+from gptoss_facts.models import CONTEXT_LENGTH, TENSOR_PARALLEL_SIZES
+from gptoss_facts.names import ENV_KEY, ENV_MAX_ENTRIES, ENV_MAX_VALUE
 
-# Container Environment: at most 100 entries, keys and values up to 1024 characters,
-# keys matching [a-zA-Z_][a-zA-Z0-9_]* (CreateModel ContainerDefinition.Environment).
-_ENV_KEY = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]{0,1023}$")
-_ENV_MAX_ENTRIES = 100
-_ENV_MAX_VALUE = 1024
-# gpt-oss context length (model card; the container's GPT_OSS_CONTEXT).
-GPT_OSS_CONTEXT = 131_072
-# gpt-oss has 64 attention heads and 8 KV heads: tensor parallel sizes that divide them.
-TENSOR_PARALLEL_SIZES = (1, 2, 4, 8)
+from .._common import PropErrors
+from ._instances import instance_facts
+from ._util import check_sagemaker_name
+from .endpoint_props import BlueGreenUpdate, GptOssEndpointProps, RollingUpdate
+
 # AutoRollbackConfiguration.Alarms: 1-10 (CreateEndpoint DeploymentConfig).
 MAX_ROLLBACK_ALARMS = 10
-
-TYPED_ENV = {
-    "served_model_name": "GPTOSS_SERVED_MODEL_NAME",
-    "max_model_len": "GPTOSS_MAX_MODEL_LEN",
-    "max_num_seqs": "GPTOSS_MAX_NUM_SEQS",
-    "tensor_parallel_size": "GPTOSS_TENSOR_PARALLEL_SIZE",
-    "gpu_memory_utilization": "GPTOSS_GPU_MEMORY_UTILIZATION",
-}
 
 
 @dataclass(frozen=True)
@@ -53,6 +37,12 @@ class Resolved:
     environment: dict[str, str]
 
 
+def _one_of(values: tuple[int, ...]) -> str:
+    """``(1, 2, 4, 8)`` -> ``"1, 2, 4 or 8"``."""
+    *head, last = (str(v) for v in values)
+    return f"{', '.join(head)} or {last}" if head else last
+
+
 def _seconds_in(problems: PropErrors, name: str, value: Duration, low: int, high: int) -> None:
     seconds = value.to_seconds()
     problems.check(low <= seconds <= high, f"{name} is {seconds} s; SageMaker allows {low}-{high}")
@@ -60,7 +50,7 @@ def _seconds_in(problems: PropErrors, name: str, value: Duration, low: int, high
 
 def _environment(props: GptOssEndpointProps, problems: PropErrors) -> dict[str, str]:
     env: dict[str, str] = {}
-    for attr, variable in TYPED_ENV.items():
+    for attr, variable in CONTAINER_ENV.items():
         value = getattr(props, attr)
         if value is not None:
             env[variable] = str(value)
@@ -69,15 +59,15 @@ def _environment(props: GptOssEndpointProps, problems: PropErrors) -> dict[str, 
                 f"{variable} is set both by {attr} and in environment; keep one",
             )
     for key, value in props.environment.items():
-        problems.check(bool(_ENV_KEY.match(key)), f"environment key {key!r} is not a valid name")
+        problems.check(bool(ENV_KEY.match(key)), f"environment key {key!r} is not a valid name")
         problems.check(
-            len(value) <= _ENV_MAX_VALUE,
-            f"environment {key} is {len(value)} characters; SageMaker allows {_ENV_MAX_VALUE}",
+            len(value) <= ENV_MAX_VALUE,
+            f"environment {key} is {len(value)} characters; SageMaker allows {ENV_MAX_VALUE}",
         )
         env[key] = value
     problems.check(
-        len(env) <= _ENV_MAX_ENTRIES,
-        f"{len(env)} environment variables; SageMaker allows {_ENV_MAX_ENTRIES}",
+        len(env) <= ENV_MAX_ENTRIES,
+        f"{len(env)} environment variables; SageMaker allows {ENV_MAX_ENTRIES}",
     )
     if props.network_isolation:
         problems.check(
@@ -87,15 +77,16 @@ def _environment(props: GptOssEndpointProps, problems: PropErrors) -> dict[str, 
         )
     if props.max_model_len is not None:
         problems.check(
-            1 <= props.max_model_len <= GPT_OSS_CONTEXT,
-            f"max_model_len is {props.max_model_len}; gpt-oss supports 1-{GPT_OSS_CONTEXT}",
+            1 <= props.max_model_len <= CONTEXT_LENGTH,
+            f"max_model_len is {props.max_model_len}; gpt-oss supports 1-{CONTEXT_LENGTH}",
         )
     if props.max_num_seqs is not None:
         problems.check(props.max_num_seqs >= 1, "max_num_seqs must be at least 1")
     if props.tensor_parallel_size is not None:
         problems.check(
             props.tensor_parallel_size in TENSOR_PARALLEL_SIZES,
-            f"tensor_parallel_size is {props.tensor_parallel_size}; use 1, 2, 4 or 8",
+            f"tensor_parallel_size is {props.tensor_parallel_size}; "
+            f"use {_one_of(TENSOR_PARALLEL_SIZES)}",
         )
     if props.gpu_memory_utilization is not None:
         problems.check(
@@ -244,7 +235,7 @@ def validate_endpoint_props(props: GptOssEndpointProps) -> Resolved:
             "SageMaker rejects KmsKeyId on such instances (the NVMe storage is hardware-encrypted)",
         )
     elif has_nvme is False:
-        volume = DEFAULT_VOLUME_SIZE_GB if volume is None else volume
+        volume = VOLUME_SIZE_GB if volume is None else volume
         low_gb, high_gb = VOLUME_RANGE_GB
         problems.check(
             low_gb <= volume <= high_gb,

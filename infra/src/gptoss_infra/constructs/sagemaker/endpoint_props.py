@@ -12,26 +12,17 @@ from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 
+from gptoss_facts import endpoint
+
 from .data_capture import DataCaptureOptions
 from .inference_image import InferenceImage
 from .model_artifacts import ImportedModelArtifacts, ModelArtifacts
 
-# ContainerStartupHealthCheckTimeoutInSeconds and ModelDataDownloadTimeoutInSeconds accept
-# 60-3600 (CreateEndpointConfig ProductionVariant). 1800 s for a 61 GiB load: S3 to the
-# instance at a few hundred MB/s is 3-6 minutes, vLLM's load, compile and CUDA-graph
-# capture another 5-10; aws-samples' gpt-oss-120b benchmark used 1200 s on ml.g7e.2xlarge
-# (sagemaker-genai-hosting-examples, 07-benchmark recipe gpt-oss-120b-g7e-vanilla.yaml),
-# and a cold p5 has slower first loads, so 1800 leaves 50% over that
-# without letting a broken container hold a GPU instance for the full hour.
-DEFAULT_STARTUP_TIMEOUT = Duration.seconds(1800)
-DEFAULT_DOWNLOAD_TIMEOUT = Duration.seconds(1800)
-TIMEOUT_RANGE_S = (60, 3600)
-# VolumeSizeInGB range 1-512 (ProductionVariant). For EBS-only instance types: twice the
-# 120b checkpoint (60.8 GiB, gpt-oss model card) rounded up, so a re-download fits beside it.
-DEFAULT_VOLUME_SIZE_GB = 128
-VOLUME_RANGE_GB = (1, 512)
-# RoutingConfig.RoutingStrategy values (ProductionVariantRoutingConfig).
-ROUTING_STRATEGIES = ("LEAST_OUTSTANDING_REQUESTS", "RANDOM")
+# The endpoint defaults and SageMaker's ranges, each with its source, are shared with the
+# notebook deploy path: gptoss_facts.endpoint. The docstrings below state the same values
+# (tests/infra/test_endpoint_props_defaults.py holds them to it).
+DEFAULT_STARTUP_TIMEOUT = Duration.seconds(endpoint.STARTUP_TIMEOUT_S)
+DEFAULT_DOWNLOAD_TIMEOUT = Duration.seconds(endpoint.DOWNLOAD_TIMEOUT_S)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -131,7 +122,7 @@ class InferenceComponentOptions:
     name: str | None = None
     copy_count: int = 1
     accelerators_per_copy: int = 1
-    min_memory_mb: int = 32768
+    min_memory_mb: int = endpoint.COMPONENT_MIN_MEMORY_MB
     min_instance_count: int = 1
     max_instance_count: int = 1
 
@@ -189,7 +180,7 @@ class GptOssEndpointProps:
     instance_type: str = "ml.p5.4xlarge"
     initial_instance_count: int = 1
     endpoint_name: str | None = None
-    variant_name: str = "AllTraffic"
+    variant_name: str = endpoint.VARIANT_NAME
     served_model_name: str | None = None
     max_model_len: int | None = None
     max_num_seqs: int | None = None
@@ -204,7 +195,7 @@ class GptOssEndpointProps:
     volume_size_gb: int | None = None
     volume_encryption_key: kms.IKey | None = None
     inference_ami_version: str | None = None
-    routing_strategy: str = "LEAST_OUTSTANDING_REQUESTS"
+    routing_strategy: str = endpoint.DEFAULT_ROUTING_STRATEGY
     deployment: DeploymentOptions | None = None
     inference_component: InferenceComponentOptions | None = None
     data_capture: DataCaptureOptions | None = None

@@ -40,6 +40,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3_assets as s3_assets
 from constructs import Construct
 
+from gptoss_facts.cuda import BASE_IMAGE
+
 from .._common import PropErrors, acknowledge
 from .readiness_gate import DEFAULT_GATE_TIME, ReadinessGate
 from .weights_mirror import _arn_part, codebuild_default_grants, script_commands
@@ -60,8 +62,8 @@ DEFAULT_CONTAINER_DIR = REPO_ROOT / "inference_container"
 # the container and the shared facts package it installs.
 SOURCE_FOLDERS = ("facts", "inference_container")
 DOCKERFILE = "inference_container/Dockerfile"  # relative to the context
-# The Dockerfile's FROM; the build swaps it for the ECR copy of the same image.
-BASE_IMAGE = "vllm/vllm-openai:v0.32.0"
+# BASE_IMAGE (gptoss_facts.cuda) is the Dockerfile's FROM; the build swaps it for the ECR
+# copy of the same image.
 DEFAULT_PULL_THROUGH_PREFIX = "docker-hub"
 # A secret name, not a secret.
 DEFAULT_DOCKERHUB_SECRET = "ecr-pullthroughcache/docker-hub"  # noqa: S105

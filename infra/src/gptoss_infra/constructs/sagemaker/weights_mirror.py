@@ -29,6 +29,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from gptoss_facts.models import GPT_OSS_120B
+
 from .._common import PropErrors, acknowledge
 from ._util import allow_log_encryption
 from .model_artifacts import ModelArtifacts
@@ -81,7 +83,7 @@ class WeightsMirror(Construct):
         construct_id: str,
         *,
         artifacts: ModelArtifacts,
-        repo_id: str = "openai/gpt-oss-120b",
+        repo_id: str = GPT_OSS_120B.hub_id,
         revision: str = "main",
         exclude_patterns: Sequence[str] = DEFAULT_EXCLUDES,
         compute_type: codebuild.ComputeType = codebuild.ComputeType.LARGE,
