@@ -13,6 +13,7 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.stub import Stubber
 from moto import mock_aws
 
 from gptoss_aws.costing import allocate, timelines_from_endpoint
@@ -191,12 +192,77 @@ def test_a_window_inside_one_period_still_asks_cloudwatch_for_a_whole_period() -
 
     seen: dict[str, Any] = {}
 
-    class Recorder:
-        def get_metric_data(self, **request: Any) -> dict[str, Any]:
-            seen.update(request)
-            return {"MetricDataResults": []}
+    def record(params: dict[str, Any], **_: Any) -> None:
+        seen.update(params)
 
+    client = boto3.client("cloudwatch", region_name="us-east-1")
+    client.meta.events.register("provide-client-params.cloudwatch.GetMetricData", record)
     moment = datetime(2026, 11, 27, 12, 0, 30, tzinfo=UTC)
-    _metric_sums(Recorder(), "ep", "AllTraffic", moment, moment, 60)
+    with Stubber(client) as stub:
+        stub.add_response("get_metric_data", {"MetricDataResults": []})
+        _metric_sums(client, "ep", "AllTraffic", moment, moment, 60)
     assert seen["StartTime"] == datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     assert seen["EndTime"] == datetime(2026, 11, 27, 12, 1, tzinfo=UTC)
+
+
+def test_invocation_sums_are_read_from_every_page_of_get_metric_data() -> None:
+    from gptoss_aws.costing.capacity import _metric_sums
+
+    t0 = datetime(2026, 11, 27, 12, tzinfo=UTC)
+    t1, t2 = t0 + timedelta(minutes=1), t0 + timedelta(minutes=2)
+    dims = [
+        {"Name": "EndpointName", "Value": "ep"},
+        {"Name": "VariantName", "Value": "main"},
+    ]
+
+    def query(query_id: str, metric: str) -> dict[str, Any]:
+        return {
+            "Id": query_id,
+            "MetricStat": {
+                "Metric": {"Namespace": "AWS/SageMaker", "MetricName": metric, "Dimensions": dims},
+                "Period": 60,
+                "Stat": "Sum",
+            },
+            "ReturnData": True,
+        }
+
+    request = {
+        "MetricDataQueries": [
+            query("invocations", "Invocations"),
+            query("per_instance", "InvocationsPerInstance"),
+        ],
+        "StartTime": t0,
+        "EndTime": t2 + timedelta(minutes=1),
+        "ScanBy": "TimestampAscending",
+    }
+
+    def result(query_id: str, stamps: list[datetime], values: list[float]) -> dict[str, Any]:
+        return {"Id": query_id, "Timestamps": stamps, "Values": values, "StatusCode": "Complete"}
+
+    client = boto3.client("cloudwatch", region_name="us-east-1")
+    with Stubber(client) as stub:
+        # CloudWatch pages a long window: each page holds part of each query's points.
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    result("invocations", [t0, t1], [40.0, 60.0]),
+                    result("per_instance", [t0, t1], [20.0, 30.0]),
+                ],
+                "NextToken": "page-2",
+            },
+            request,
+        )
+        stub.add_response(
+            "get_metric_data",
+            {
+                "MetricDataResults": [
+                    result("invocations", [t2], [90.0]),
+                    result("per_instance", [t2], [30.0]),
+                ]
+            },
+            {**request, "NextToken": "page-2"},
+        )
+        sums = _metric_sums(client, "ep", "main", t0, t2 + timedelta(seconds=30), 60)
+        stub.assert_no_pending_responses()
+    assert sums == {t0: (40.0, 20.0), t1: (60.0, 30.0), t2: (90.0, 30.0)}

@@ -8,12 +8,12 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import matplotlib
 import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
 from matplotlib.patches import Rectangle
 from moto import mock_aws
 
@@ -261,9 +261,14 @@ class QuietCloudWatchSession:
     refuses a window shorter than its period, and a test endpoint is seconds old."""
 
     def client(self, service: str, region_name: str | None = None) -> Any:
+        client = boto3.client(service, region_name=region_name)  # type: ignore[call-overload]
         if service == "cloudwatch":
-            return SimpleNamespace(get_metric_data=lambda **_: {"MetricDataResults": []})
-        return boto3.client(service, region_name=region_name)  # type: ignore[call-overload]
+            # Answer every GetMetricData (and its pages) before moto sees it, as Stubber does.
+            client.meta.events.register_first(
+                "before-call.cloudwatch.GetMetricData",
+                lambda **_: (AWSResponse("", 200, HTTPHeaders(), None), {"MetricDataResults": []}),
+            )
+        return client
 
 
 def test_aws_allocator_reads_instance_counts_from_the_endpoint() -> None:

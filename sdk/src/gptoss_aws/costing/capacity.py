@@ -171,16 +171,12 @@ def _metric_sums(
         "ScanBy": "TimestampAscending",
     }
     series: dict[str, dict[datetime, float]] = {"invocations": {}, "per_instance": {}}
-    while True:
-        response = cloudwatch.get_metric_data(**request)
+    # A long window comes in pages (NextToken), each holding part of every query's points.
+    for response in cloudwatch.get_paginator("get_metric_data").paginate(**request):
         for result in response.get("MetricDataResults", []):
             points = series.setdefault(result["Id"], {})
             for stamp, value in zip(result["Timestamps"], result["Values"], strict=True):
                 points[stamp.astimezone(UTC)] = points.get(stamp.astimezone(UTC), 0.0) + value
-        token = response.get("NextToken")
-        if not token:
-            break
-        request["NextToken"] = token
     return {
         stamp: (total, series["per_instance"][stamp])
         for stamp, total in series["invocations"].items()

@@ -162,6 +162,8 @@ def _default_cache_dir() -> Path:
 
 
 def _call_all(ce_client: Any, request: Mapping[str, Any]) -> list[dict[str, Any]]:
+    # botocore has no paginator for GetCostAndUsage (ce.can_paginate says False): follow
+    # NextPageToken by hand.
     pages: list[dict[str, Any]] = []
     call = dict(request)
     while True:

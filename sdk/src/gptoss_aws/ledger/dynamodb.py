@@ -56,7 +56,7 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from gptoss_aws.budgets import Budget
 from gptoss_aws.errors import BudgetExceededError, InvalidRecordError, LedgerError
@@ -591,15 +591,14 @@ class DynamoDBLedger(ReportsMixin):
 
     # -- reads -------------------------------------------------------------------------
 
-    def _paginate(self, operation: str, **kwargs: Any) -> Iterator[dict[str, Any]]:
-        call = getattr(self.client, operation)
-        kwargs["TableName"] = self.table_name
-        while True:
-            page = call(**kwargs)
+    def _paginate(
+        self, operation: Literal["query", "scan"], **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
+        # botocore's paginator follows LastEvaluatedKey -> ExclusiveStartKey page by page.
+        paginator: Any = self.client.get_paginator(operation)
+        pages = paginator.paginate(TableName=self.table_name, **kwargs)
+        for page in pages:
             yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
-                return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     def query(
         self,
