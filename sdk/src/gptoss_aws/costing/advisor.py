@@ -40,6 +40,8 @@ from gptoss_aws.pricing.records import (
 )
 from gptoss_aws.types import CallRecord
 from gptoss_facts.text import usd
+from gptoss_facts.throughput import THROUGHPUT_ANCHORS as FACT_ANCHORS
+from gptoss_facts.throughput import ThroughputAnchor
 
 
 @dataclass(frozen=True)
@@ -50,21 +52,19 @@ class Throughput:
     source: str
 
 
-# ml.p5.4xlarge is one H100 80 GB (SageMaker instance types); gpt-oss-120b fits one H100
-# (OpenAI cookbook: >=60 GB VRAM). Figures from the gpustack performance lab pages
-# gpt-oss-120b/h100 and gpt-oss-20b/h100 (vLLM 0.10.2, ShareGPT, 1000 prompts), read
-# 2026-11-27. They are batched throughput at high concurrency: an upper anchor.
+def _throughput(anchor: ThroughputAnchor) -> Throughput:
+    value = Decimal(str(anchor.output_tok_s))
+    if value == value.to_integral_value():
+        value = value.to_integral_value()
+    return Throughput(value, f"{anchor.source}: {anchor.hardware}, {anchor.conditions}")
+
+
+# The published figures for a model on one SageMaker instance type (gptoss_facts.throughput
+# holds them with their pages): batched throughput at high concurrency, an upper anchor.
 THROUGHPUT_ANCHORS: dict[tuple[str, str], Throughput] = {
-    ("gpt-oss-120b", "ml.p5.4xlarge"): Throughput(
-        Decimal(2943),
-        "gpustack performance lab, gpt-oss-120b on 1x H100, vLLM 0.10.2 TP1, async "
-        "scheduling, max-model-len 32768, ShareGPT 1000 prompts (read 2026-11-27)",
-    ),
-    ("gpt-oss-20b", "ml.p5.4xlarge"): Throughput(
-        Decimal(9064),
-        "gpustack performance lab, gpt-oss-20b on 1x H100, vLLM 0.10.2, async scheduling, "
-        "ShareGPT 1000 prompts (read 2026-11-27)",
-    ),
+    (anchor.model, anchor.instance_type): _throughput(anchor)
+    for anchor in FACT_ANCHORS
+    if anchor.instance_type is not None
 }
 # With no endpoint to measure, price the smallest instance a published benchmark covers:
 # one H100 (ml.p5.4xlarge, a valid endpoint type per the SageMaker API enum).
