@@ -122,18 +122,7 @@ class GptOssSageMakerStack(GptOssStack):
             weights_prefix=f"models/{spec.name}/",
             ready_uri=Fn.import_value(names.export("WeightsS3Uri")),
         )
-        self.image = (
-            InferenceImage(self, "Image", image_uri=sm.image_uri)
-            if sm.image_uri
-            else InferenceImage(
-                self,
-                "Image",
-                repository_name=f"{names.prefix}/vllm",
-                base_image_uri=sm.base_image_uri,
-                dockerhub_secret_name=sm.dockerhub_secret_name,
-                encryption_key=self.artifacts.encryption_key,
-            )
-        )
+        self.image = self._image(sm, names)
         data_capture = (
             DataCaptureOptions(
                 bucket=self.artifacts.bucket, encryption_key=self.artifacts.encryption_key
@@ -152,26 +141,7 @@ class GptOssSageMakerStack(GptOssStack):
                 data_capture=data_capture,
             ),
         )
-        # Instances scale with a model on the variant; copies with inference components
-        # (whose instances follow through managed instance scaling).
-        low, high = (
-            (0 if sm.scale_to_zero else sm.min_copies, sm.max_copies)
-            if sm.inference_components
-            else (sm.min_instances, sm.max_instances)
-        )
-        self.autoscaling: EndpointAutoscaling | None = None
-        if high > low or sm.scale_to_zero:
-            scaling: dict[str, Any] = {}
-            if sm.target_concurrent_requests is not None:
-                scaling["target_concurrent_requests"] = sm.target_concurrent_requests
-            self.autoscaling = EndpointAutoscaling(
-                self,
-                "Autoscaling",
-                endpoint=self.endpoint,
-                min_capacity=low,
-                max_capacity=high,
-                **scaling,
-            )
+        self.autoscaling = self._autoscaling(sm)
         self.alarm_topic = AlarmTopic(self, "AlarmTopic", emails=config.cost.alert_emails)
         self.alarms = EndpointAlarms(
             self, "Alarms", endpoint=self.endpoint, topic=self.alarm_topic.topic
@@ -182,6 +152,45 @@ class GptOssSageMakerStack(GptOssStack):
             self, "Dashboard", endpoint=self.endpoint, alarms=self.alarms.alarms
         )
 
+        self._outputs()
+
+    def _image(self, sm: SageMakerConfig, names: ResourceNames) -> InferenceImage:
+        """The given image, or one built in the cloud into this stack's repository."""
+        if sm.image_uri:
+            return InferenceImage(self, "Image", image_uri=sm.image_uri)
+        return InferenceImage(
+            self,
+            "Image",
+            repository_name=f"{names.prefix}/vllm",
+            base_image_uri=sm.base_image_uri,
+            dockerhub_secret_name=sm.dockerhub_secret_name,
+            encryption_key=self.artifacts.encryption_key,
+        )
+
+    def _autoscaling(self, sm: SageMakerConfig) -> EndpointAutoscaling | None:
+        """Autoscaling when the capacity can move: instances with a model on the variant,
+        copies with inference components (whose instances follow through managed instance
+        scaling)."""
+        low, high = (
+            (0 if sm.scale_to_zero else sm.min_copies, sm.max_copies)
+            if sm.inference_components
+            else (sm.min_instances, sm.max_instances)
+        )
+        if high <= low and not sm.scale_to_zero:
+            return None
+        scaling: dict[str, Any] = {}
+        if sm.target_concurrent_requests is not None:
+            scaling["target_concurrent_requests"] = sm.target_concurrent_requests
+        return EndpointAutoscaling(
+            self,
+            "Autoscaling",
+            endpoint=self.endpoint,
+            min_capacity=low,
+            max_capacity=high,
+            **scaling,
+        )
+
+    def _outputs(self) -> None:
         self.output("EndpointName", self.endpoint.endpoint_name, "EndpointName", "endpoint name")
         if self.endpoint.inference_component_name is not None:
             self.output(

@@ -28,12 +28,13 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from gptoss_facts.names import BUDGET_NAME_FORBIDDEN, BUDGET_NAME_MAX
+
 from ...rehearsal.intent import declare_retained
 from .._common import PropErrors, check_tags, is_literal
 
 MAX_NOTIFICATIONS = 5  # per budget (AWS Budgets quotas)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_BUDGET_NAME = re.compile(r"^[^:\\]{1,100}$")  # CreateBudget: 1-100 chars, no ':' or '\'
 
 
 class CostControls(Construct):
@@ -72,43 +73,9 @@ class CostControls(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         name = budget_name or f"{stack.stack_name}-gptoss-monthly"
-        errors = PropErrors("CostControls props")
-        errors.check(
-            monthly_limit_usd > 0, f"monthly_limit_usd must be > 0 (got {monthly_limit_usd})"
+        _check_props(
+            name, monthly_limit_usd, alert_emails, thresholds, forecast_threshold, cost_filters
         )
-        errors.check(bool(thresholds), "thresholds must hold at least one percentage")
-        for threshold in (
-            *thresholds,
-            *([] if forecast_threshold is None else [forecast_threshold]),
-        ):
-            errors.check(
-                0 < threshold <= 1000,
-                f"threshold {threshold} must be a percentage in (0, 1000]",
-            )
-        errors.check(
-            len(set(thresholds)) == len(thresholds), f"thresholds has duplicates: {thresholds}"
-        )
-        count = len(thresholds) + (forecast_threshold is not None)
-        errors.check(
-            count <= MAX_NOTIFICATIONS,
-            f"{count} notifications (thresholds plus forecast) exceed AWS Budgets' "
-            f"{MAX_NOTIFICATIONS} per budget",
-        )
-        for email in alert_emails:
-            errors.check(
-                bool(_EMAIL.match(email)), f"alert_emails: {email!r} is not an e-mail address"
-            )
-        if is_literal(name):
-            errors.check(
-                bool(_BUDGET_NAME.match(name)),
-                f"budget_name {name!r} must be 1-100 characters without ':' or '\\'",
-            )
-        for key, values in (cost_filters or {}).items():
-            errors.check(bool(values), f"cost_filters[{key!r}] must list at least one value")
-            for value in values:
-                check_tags(errors, "cost_filters", {key: value})
-        errors.raise_if_any()
-
         self.encryption_key: kms.IKey = encryption_key or kms.Key(
             self,
             "Key",
@@ -116,6 +83,41 @@ class CostControls(Construct):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
+        self.topic = self._alert_topic(alert_emails)
+        declare_retained(
+            self,
+            reason="CDK's default for keys: a deleted key makes anything still encrypted "
+            "with it unreadable.",
+        )
+        subscriber = budgets.CfnBudget.SubscriberProperty(
+            subscription_type="SNS", address=self.topic.topic_arn
+        )
+        self.budget = budgets.CfnBudget(
+            self,
+            "Budget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_name=name,
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(
+                    amount=float(monthly_limit_usd), unit="USD"
+                ),
+                filter_expression=_tag_expression(cost_filters) if cost_filters else None,
+            ),
+            notifications_with_subscribers=_notifications(
+                thresholds, forecast_threshold, subscriber
+            ),
+        )
+        # Budgets checks that it may publish when the budget is created: wait for the topic
+        # policy (the topic itself is already referenced).
+        topic_policy = self.topic.node.try_find_child("Policy")
+        if topic_policy is not None:
+            self.budget.node.add_dependency(topic_policy)
+        self.budget_name = name
+
+    def _alert_topic(self, alert_emails: Sequence[str]) -> sns.Topic:
+        """The encrypted topic AWS Budgets publishes to, and may use the key for."""
+        stack = Stack.of(self)
         source = {
             "StringEquals": {"aws:SourceAccount": stack.account},
             "ArnLike": {"aws:SourceArn": f"arn:{stack.partition}:budgets::{stack.account}:*"},
@@ -129,77 +131,88 @@ class CostControls(Construct):
                 conditions=source,
             )
         )
-        self.topic = sns.Topic(
+        topic = sns.Topic(
             self,
             "AlertTopic",
             display_name="gpt-oss budget alerts",
             master_key=self.encryption_key,
             enforce_ssl=True,
         )
-        self.topic.add_to_resource_policy(
+        topic.add_to_resource_policy(
             iam.PolicyStatement(
                 sid="AWSBudgetsSNSPublishingPermissions",
                 principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
                 actions=["SNS:Publish"],
-                resources=[self.topic.topic_arn],
+                resources=[topic.topic_arn],
                 conditions=source,
             )
         )
         for email in alert_emails:
-            self.topic.add_subscription(subscriptions.EmailSubscription(email))
-        declare_retained(
-            self,
-            reason="CDK's default for keys: a deleted key makes anything still encrypted "
-            "with it unreadable.",
-        )
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+        return topic
 
-        subscriber = budgets.CfnBudget.SubscriberProperty(
-            subscription_type="SNS", address=self.topic.topic_arn
+
+def _check_props(
+    name: str,
+    monthly_limit_usd: float,
+    alert_emails: Sequence[str],
+    thresholds: Sequence[float],
+    forecast_threshold: float | None,
+    cost_filters: Mapping[str, Sequence[str]] | None,
+) -> None:
+    errors = PropErrors("CostControls props")
+    errors.check(monthly_limit_usd > 0, f"monthly_limit_usd must be > 0 (got {monthly_limit_usd})")
+    errors.check(bool(thresholds), "thresholds must hold at least one percentage")
+    for threshold in (*thresholds, *([] if forecast_threshold is None else [forecast_threshold])):
+        errors.check(
+            0 < threshold <= 1000,
+            f"threshold {threshold} must be a percentage in (0, 1000]",
         )
-        notifications = [
-            budgets.CfnBudget.NotificationWithSubscribersProperty(
-                notification=budgets.CfnBudget.NotificationProperty(
-                    notification_type="ACTUAL",
-                    comparison_operator="GREATER_THAN",
-                    threshold=float(threshold),
-                    threshold_type="PERCENTAGE",
-                ),
-                subscribers=[subscriber],
-            )
-            for threshold in sorted(thresholds)
-        ]
-        if forecast_threshold is not None:
-            notifications.append(
-                budgets.CfnBudget.NotificationWithSubscribersProperty(
-                    notification=budgets.CfnBudget.NotificationProperty(
-                        notification_type="FORECASTED",
-                        comparison_operator="GREATER_THAN",
-                        threshold=float(forecast_threshold),
-                        threshold_type="PERCENTAGE",
-                    ),
-                    subscribers=[subscriber],
-                )
-            )
-        self.budget = budgets.CfnBudget(
-            self,
-            "Budget",
-            budget=budgets.CfnBudget.BudgetDataProperty(
-                budget_name=name,
-                budget_type="COST",
-                time_unit="MONTHLY",
-                budget_limit=budgets.CfnBudget.SpendProperty(
-                    amount=float(monthly_limit_usd), unit="USD"
-                ),
-                filter_expression=_tag_expression(cost_filters) if cost_filters else None,
+    errors.check(
+        len(set(thresholds)) == len(thresholds), f"thresholds has duplicates: {thresholds}"
+    )
+    count = len(thresholds) + (forecast_threshold is not None)
+    errors.check(
+        count <= MAX_NOTIFICATIONS,
+        f"{count} notifications (thresholds plus forecast) exceed AWS Budgets' "
+        f"{MAX_NOTIFICATIONS} per budget",
+    )
+    for email in alert_emails:
+        errors.check(bool(_EMAIL.match(email)), f"alert_emails: {email!r} is not an e-mail address")
+    if is_literal(name):
+        errors.check(
+            1 <= len(name) <= BUDGET_NAME_MAX and not any(c in name for c in BUDGET_NAME_FORBIDDEN),
+            f"budget_name {name!r} must be 1-{BUDGET_NAME_MAX} characters without "
+            + " or ".join(f"'{c}'" for c in BUDGET_NAME_FORBIDDEN),
+        )
+    for key, values in (cost_filters or {}).items():
+        errors.check(bool(values), f"cost_filters[{key!r}] must list at least one value")
+        for value in values:
+            check_tags(errors, "cost_filters", {key: value})
+    errors.raise_if_any()
+
+
+def _notifications(
+    thresholds: Sequence[float],
+    forecast_threshold: float | None,
+    subscriber: budgets.CfnBudget.SubscriberProperty,
+) -> list[budgets.CfnBudget.NotificationWithSubscribersProperty]:
+    """One ACTUAL notification per threshold, ascending, then the FORECASTED one."""
+    kinds = [("ACTUAL", t) for t in sorted(thresholds)]
+    if forecast_threshold is not None:
+        kinds.append(("FORECASTED", forecast_threshold))
+    return [
+        budgets.CfnBudget.NotificationWithSubscribersProperty(
+            notification=budgets.CfnBudget.NotificationProperty(
+                notification_type=kind,
+                comparison_operator="GREATER_THAN",
+                threshold=float(threshold),
+                threshold_type="PERCENTAGE",
             ),
-            notifications_with_subscribers=notifications,
+            subscribers=[subscriber],
         )
-        # Budgets checks that it may publish when the budget is created: wait for the topic
-        # policy (the topic itself is already referenced).
-        topic_policy = self.topic.node.try_find_child("Policy")
-        if topic_policy is not None:
-            self.budget.node.add_dependency(topic_policy)
-        self.budget_name = name
+        for kind, threshold in kinds
+    ]
 
 
 def _tag_expression(filters: Mapping[str, Sequence[str]]) -> budgets.CfnBudget.ExpressionProperty:

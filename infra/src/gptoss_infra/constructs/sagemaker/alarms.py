@@ -19,6 +19,10 @@ from .endpoint import GptOssEndpoint
 
 _MICROSECONDS = 1_000_000
 DEFAULT_LATENCY_P99 = Duration.seconds(50)
+# (datapoints to alarm, evaluation periods): errors are bad in 3 of 5 one-minute periods, a
+# resource or latency level must hold for 3 periods in a row.
+_BAD_MINUTES = (3, 5)
+_SUSTAINED = (3, 3)
 
 
 class EndpointAlarms(Construct):
@@ -71,75 +75,52 @@ class EndpointAlarms(Construct):
         )
         problems.raise_if_any()
 
-        prefix = alarm_name_prefix or endpoint.endpoint_name
+        self._prefix = alarm_name_prefix or endpoint.endpoint_name
         components = endpoint.inference_component_name is not None
         gpus = gpus_per_instance or instance_facts(endpoint.props.instance_type).gpu_count or 1
         # Variant GPU metrics run 0-100 x GPUs; component metrics are normalized to 0-100.
         gpu_scale = 1 if components else gpus
         one_minute = Duration.minutes(1)
-        bad_minutes = {"evaluation_periods": 5, "datapoints_to_alarm": 3}
-        sustained = {"evaluation_periods": 3, "datapoints_to_alarm": 3}
-        above = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
-        self.invocation_5xx = cloudwatch.Alarm(
-            self,
+        self.invocation_5xx = self._alarm(
             "Invocation5xx",
-            alarm_name=f"{prefix}-invocation-5xx",
-            alarm_description="The model answered 5xx in 3 of the last 5 minutes.",
-            metric=endpoint.metric_invocation_5xx_errors(period=one_minute),
-            threshold=errors_5xx_threshold,
-            comparison_operator=above,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            **bad_minutes,  # type: ignore[arg-type]
+            "invocation-5xx",
+            "The model answered 5xx in 3 of the last 5 minutes.",
+            endpoint.metric_invocation_5xx_errors(period=one_minute),
+            errors_5xx_threshold,
+            _BAD_MINUTES,
         )
-        self.model_errors = cloudwatch.Alarm(
-            self,
+        self.model_errors = self._alarm(
             "ModelErrors",
-            alarm_name=f"{prefix}-model-errors",
-            alarm_description="Invocations without a 2xx from the model in 3 of 5 minutes.",
-            metric=endpoint.metric_invocation_model_errors(period=one_minute),
-            threshold=model_errors_threshold,
-            comparison_operator=above,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            **bad_minutes,  # type: ignore[arg-type]
+            "model-errors",
+            "Invocations without a 2xx from the model in 3 of 5 minutes.",
+            endpoint.metric_invocation_model_errors(period=one_minute),
+            model_errors_threshold,
+            _BAD_MINUTES,
         )
-        self.latency_p99 = cloudwatch.Alarm(
-            self,
+        self.latency_p99 = self._alarm(
             "LatencyP99",
-            alarm_name=f"{prefix}-model-latency-p99",
-            alarm_description=(
-                f"ModelLatency p99 above {latency_p99.to_seconds()} s for 15 minutes."
-            ),
-            metric=endpoint.metric_model_latency(statistic="p99"),
-            threshold=latency_p99.to_seconds() * _MICROSECONDS,
-            comparison_operator=above,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            **sustained,  # type: ignore[arg-type]
+            "model-latency-p99",
+            f"ModelLatency p99 above {latency_p99.to_seconds()} s for 15 minutes.",
+            endpoint.metric_model_latency(statistic="p99"),
+            latency_p99.to_seconds() * _MICROSECONDS,
+            _SUSTAINED,
         )
-        self.gpu_memory = cloudwatch.Alarm(
-            self,
+        self.gpu_memory = self._alarm(
             "GpuMemory",
-            alarm_name=f"{prefix}-gpu-memory",
-            alarm_description=(
-                f"GPU memory above {gpu_memory_percent}% per GPU for 15 minutes; vLLM "
-                "reserves 90-95% when healthy."
-            ),
-            metric=endpoint.metric_gpu_memory_utilization(),
-            threshold=gpu_memory_percent * gpu_scale,
-            comparison_operator=above,
-            # No data means no instance (scaled to zero), not a problem.
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            **sustained,  # type: ignore[arg-type]
+            "gpu-memory",
+            f"GPU memory above {gpu_memory_percent}% per GPU for 15 minutes; vLLM "
+            "reserves 90-95% when healthy.",
+            endpoint.metric_gpu_memory_utilization(),
+            gpu_memory_percent * gpu_scale,
+            _SUSTAINED,
         )
-        self.disk = cloudwatch.Alarm(
-            self,
+        self.disk = self._alarm(
             "Disk",
-            alarm_name=f"{prefix}-disk",
-            alarm_description=f"Instance disk above {disk_percent}% for 15 minutes.",
-            metric=endpoint.metric_disk_utilization(),
-            threshold=disk_percent,
-            comparison_operator=above,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            **sustained,  # type: ignore[arg-type]
+            "disk",
+            f"Instance disk above {disk_percent}% for 15 minutes.",
+            endpoint.metric_disk_utilization(),
+            disk_percent,
+            _SUSTAINED,
         )
         self.alarms: list[cloudwatch.Alarm] = [
             self.invocation_5xx,
@@ -153,20 +134,48 @@ class EndpointAlarms(Construct):
             self.model_errors,
             self.latency_p99,
         ]
+        self._notify(topic)
+
+    def _alarm(
+        self,
+        construct_id: str,
+        suffix: str,
+        description: str,
+        metric: cloudwatch.IMetric,
+        threshold: float,
+        window: tuple[int, int],
+    ) -> cloudwatch.Alarm:
+        """An alarm at or above ``threshold`` for ``window`` (datapoints, periods)."""
+        datapoints, periods = window
+        return cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=f"{self._prefix}-{suffix}",
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            # No data means no traffic or no instance (scaled to zero), not a problem.
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            evaluation_periods=periods,
+            datapoints_to_alarm=datapoints,
+        )
+
+    def _notify(self, topic: sns.ITopic | None) -> None:
         if topic is not None:
             action = cw_actions.SnsAction(topic)
             for alarm in self.alarms:
                 alarm.add_alarm_action(action)
                 alarm.add_ok_action(action)
-        else:
-            acknowledge(
-                self,
-                [
-                    (
-                        f"{pack}-CloudWatchAlarmAction",
-                        "No topic was given: these alarms feed deployment rollback and the "
-                        "dashboard; pass topic= to be notified.",
-                    )
-                    for pack in ("NIST.800.53.R5", "HIPAA.Security")
-                ],
-            )
+            return
+        acknowledge(
+            self,
+            [
+                (
+                    f"{pack}-CloudWatchAlarmAction",
+                    "No topic was given: these alarms feed deployment rollback and the "
+                    "dashboard; pass topic= to be notified.",
+                )
+                for pack in ("NIST.800.53.R5", "HIPAA.Security")
+            ],
+        )

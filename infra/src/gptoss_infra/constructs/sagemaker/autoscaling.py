@@ -80,32 +80,8 @@ class EndpointAutoscaling(Construct):
         wake_cooldown: Duration = DEFAULT_WAKE_COOLDOWN,
     ) -> None:
         super().__init__(scope, construct_id)
-        components = endpoint.inference_component_name is not None
+        _check_props(endpoint, min_capacity, max_capacity, target_concurrent_requests)
         ic = endpoint.props.inference_component
-        problems = PropErrors("EndpointAutoscaling props")
-        problems.check(min_capacity >= 0, f"min_capacity is {min_capacity}; use 0 or more")
-        problems.check(
-            max_capacity >= max(1, min_capacity),
-            f"max_capacity is {max_capacity}; it must be >= 1 and >= min_capacity",
-        )
-        problems.check(
-            components or min_capacity >= 1,
-            "min_capacity 0 (scale to zero) needs inference components: SageMaker scales only "
-            "inference-component endpoints to zero; set props.inference_component",
-        )
-        problems.check(
-            target_concurrent_requests > 0, "target_concurrent_requests must be positive"
-        )
-        if ic is not None:
-            gpus = _gpu_count(endpoint)
-            if gpus is not None:
-                most = ic.max_instance_count * (gpus // max(1, ic.accelerators_per_copy))
-                problems.check(
-                    max_capacity <= most,
-                    f"max_capacity {max_capacity} copies cannot be placed: at most {most} fit "
-                    f"on {ic.max_instance_count} x {endpoint.props.instance_type}",
-                )
-        problems.raise_if_any()
         if ic is not None and min_capacity == 0 and ic.min_instance_count > 0:
             Annotations.of(self).add_warning_v2(
                 "gptoss:scale-to-zero-keeps-instances",
@@ -113,9 +89,7 @@ class EndpointAutoscaling(Construct):
                 f"{ic.min_instance_count}: copies go to zero, the GPU instances (and their "
                 "cost) stay. Set min_instance_count=0 to release them.",
             )
-
-        stack = Stack.of(self)
-        if components:
+        if endpoint.inference_component_name is not None:
             resource_id = f"inference-component/{endpoint.inference_component_name}"
             dimension = COMPONENT_DIMENSION
             metric = _PER_COPY
@@ -134,7 +108,7 @@ class EndpointAutoscaling(Construct):
             role=iam.Role.from_role_arn(
                 self,
                 "ServiceLinkedRole",
-                stack.format_arn(
+                Stack.of(self).format_arn(
                     service="iam", region="", resource="role", resource_name=SERVICE_LINKED_ROLE
                 ),
             ),
@@ -149,34 +123,67 @@ class EndpointAutoscaling(Construct):
             scale_in_cooldown=scale_in_cooldown,
             scale_out_cooldown=scale_out_cooldown,
         )
-
         self.wake_alarm: cloudwatch.Alarm | None = None
         self.wake_policy: appscaling.StepScalingAction | None = None
         if min_capacity == 0:
-            self.wake_policy = appscaling.StepScalingAction(
-                self,
-                "WakeFromZero",
-                scaling_target=self.target,
-                adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
-                metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
-                cooldown=wake_cooldown,
+            self._wake_from_zero(endpoint, wake_cooldown)
+
+    def _wake_from_zero(self, endpoint: GptOssEndpoint, cooldown: Duration) -> None:
+        """Target tracking cannot scale out of zero: a step policy adds one copy when a
+        request finds none."""
+        self.wake_policy = appscaling.StepScalingAction(
+            self,
+            "WakeFromZero",
+            scaling_target=self.target,
+            adjustment_type=appscaling.AdjustmentType.CHANGE_IN_CAPACITY,
+            metric_aggregation_type=appscaling.MetricAggregationType.MAXIMUM,
+            cooldown=cooldown,
+        )
+        self.wake_policy.add_adjustment(adjustment=1, lower_bound=0)
+        self.wake_alarm = cloudwatch.Alarm(
+            self,
+            "NoCapacityAlarm",
+            alarm_name=f"{endpoint.endpoint_name}-no-capacity-wake",
+            alarm_description=(
+                "A request found no copy (scaled to zero): add one. Calls fail for the "
+                "minutes the copy takes to start."
+            ),
+            metric=endpoint.metric_no_capacity_invocation_failures(period=Duration.minutes(1)),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.wake_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(self.wake_policy))
+
+
+def _check_props(
+    endpoint: GptOssEndpoint, min_capacity: int, max_capacity: int, target: float
+) -> None:
+    components = endpoint.inference_component_name is not None
+    ic = endpoint.props.inference_component
+    problems = PropErrors("EndpointAutoscaling props")
+    problems.check(min_capacity >= 0, f"min_capacity is {min_capacity}; use 0 or more")
+    problems.check(
+        max_capacity >= max(1, min_capacity),
+        f"max_capacity is {max_capacity}; it must be >= 1 and >= min_capacity",
+    )
+    problems.check(
+        components or min_capacity >= 1,
+        "min_capacity 0 (scale to zero) needs inference components: SageMaker scales only "
+        "inference-component endpoints to zero; set props.inference_component",
+    )
+    problems.check(target > 0, "target_concurrent_requests must be positive")
+    if ic is not None:
+        gpus = _gpu_count(endpoint)
+        if gpus is not None:
+            most = ic.max_instance_count * (gpus // max(1, ic.accelerators_per_copy))
+            problems.check(
+                max_capacity <= most,
+                f"max_capacity {max_capacity} copies cannot be placed: at most {most} fit "
+                f"on {ic.max_instance_count} x {endpoint.props.instance_type}",
             )
-            self.wake_policy.add_adjustment(adjustment=1, lower_bound=0)
-            self.wake_alarm = cloudwatch.Alarm(
-                self,
-                "NoCapacityAlarm",
-                alarm_name=f"{endpoint.endpoint_name}-no-capacity-wake",
-                alarm_description=(
-                    "A request found no copy (scaled to zero): add one. Calls fail for the "
-                    "minutes the copy takes to start."
-                ),
-                metric=endpoint.metric_no_capacity_invocation_failures(period=Duration.minutes(1)),
-                threshold=1,
-                comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-                evaluation_periods=1,
-                treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-            )
-            self.wake_alarm.add_alarm_action(cw_actions.ApplicationScalingAction(self.wake_policy))
+    problems.raise_if_any()
 
 
 def _gpu_count(endpoint: GptOssEndpoint) -> int | None:

@@ -185,10 +185,20 @@ class ModelArtifacts(Construct, _WeightsAccess):
             enable_key_rotation=True,
             removal_policy=removal_policy,
         )
+        self.access_logs_bucket = self._access_logs_bucket(
+            removal_policy, auto_delete_objects, access_log_retention
+        )
+        self.bucket = self._weights_bucket(
+            removal_policy, auto_delete_objects, noncurrent_version_expiration
+        )
+
+    def _access_logs_bucket(
+        self, removal_policy: RemovalPolicy, auto_delete: bool, retention: Duration | None
+    ) -> s3.Bucket:
         # Server access logs can only be delivered to a bucket with SSE-S3 default
         # encryption (S3 user guide, enable-server-access-logging: "SSE-KMS is not
         # supported for the target bucket").
-        self.access_logs_bucket = s3.Bucket(
+        bucket = s3.Bucket(
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,
@@ -198,13 +208,11 @@ class ModelArtifacts(Construct, _WeightsAccess):
             block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=removal_policy,
-            auto_delete_objects=auto_delete_objects,
-            lifecycle_rules=(
-                [s3.LifecycleRule(expiration=access_log_retention)] if access_log_retention else []
-            ),
+            auto_delete_objects=auto_delete,
+            lifecycle_rules=[s3.LifecycleRule(expiration=retention)] if retention else [],
         )
         acknowledge(
-            self.access_logs_bucket,
+            bucket,
             [
                 (
                     rule,
@@ -231,7 +239,12 @@ class ModelArtifacts(Construct, _WeightsAccess):
                 )
             ],
         )
-        self.bucket = s3.Bucket(
+        return bucket
+
+    def _weights_bucket(
+        self, removal_policy: RemovalPolicy, auto_delete: bool, noncurrent_expiration: Duration
+    ) -> s3.Bucket:
+        bucket = s3.Bucket(
             self,
             "Bucket",
             encryption=s3.BucketEncryption.KMS,
@@ -247,18 +260,18 @@ class ModelArtifacts(Construct, _WeightsAccess):
             server_access_logs_bucket=self.access_logs_bucket,
             server_access_logs_prefix="weights-bucket/",
             removal_policy=removal_policy,
-            auto_delete_objects=auto_delete_objects,
+            auto_delete_objects=auto_delete,
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    noncurrent_version_expiration=noncurrent_version_expiration,
+                    noncurrent_version_expiration=noncurrent_expiration,
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
         )
-        if auto_delete_objects:
+        if auto_delete:
             _drop_auto_delete_provider_dependency(Stack.of(self))
         acknowledge(
-            self.bucket,
+            bucket,
             [
                 (
                     rule,
@@ -272,6 +285,7 @@ class ModelArtifacts(Construct, _WeightsAccess):
                 )
             ],
         )
+        return bucket
 
     def prefix_wildcard_finding(self, rule_pack: str = "AwsSolutions") -> str:
         """The IAM5 finding id that a prefix grant raises, to acknowledge on the grantee."""
