@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -270,6 +270,72 @@ def advise(
     ``endpoint_region`` (default ``bedrock_region``), as many instances as the window's
     average output rate needs at the throughput used, for the whole window.
     """
+    model, own = _calls_of_model(calls, window_start, window_end, model)
+    assumptions = [
+        "On-demand list prices; no savings plans, discounts or free tier.",
+        "Bedrock would bill the same input and output tokens (reasoning counted as output).",
+    ]
+    bedrock_price = prices.token_price(model, bedrock_region)
+    bedrock_usd = _bedrock_usd(own, bedrock_price)
+    input_tokens = sum(c.prompt_tokens for c in own)
+    output_tokens = sum(c.completion_tokens for c in own)
+    hours = exact_seconds(window_start, window_end) / SECONDS_PER_HOUR
+    tiers, tier_fixes = _bedrock_tiers(own, prices, model, bedrock_region)
+    given = _given_throughput(throughput)
+
+    tl_list = [timelines] if isinstance(timelines, InstanceTimeline) else list(timelines or [])
+    if tl_list:
+        endpoint = _measured_endpoint(tl_list, own, prices, window_start, window_end)
+    else:
+        endpoint = _Endpoint(
+            basis="hypothetical",
+            instance_type=instance_type or DEFAULT_INSTANCE_TYPE,
+            region=endpoint_region or bedrock_region,
+        )
+    assumptions += endpoint.notes
+    instance_price = prices.instance_price(endpoint.instance_type, endpoint.region)
+    used = given or THROUGHPUT_ANCHORS.get((model, endpoint.instance_type)) or endpoint.measured
+    capacity = used.output_tokens_per_s * SECONDS_PER_HOUR if used is not None else None
+    if endpoint.basis == "hypothetical":
+        endpoint.mean_instances = _size_endpoint(output_tokens, hours, capacity, assumptions)
+        endpoint.usd = hours * endpoint.mean_instances * instance_price.usd_per_hour
+
+    ratio = Decimal(input_tokens) / Decimal(output_tokens) if output_tokens else None
+    assumptions.append(
+        "Break-even assumes the traffic's input/output mix stays the same and an instance "
+        "stays up all hour (SageMaker bills idle time)."
+    )
+    return Advice(
+        model=model,
+        window_start=window_start,
+        window_end=window_end,
+        calls=len(own),
+        input_tokens=input_tokens,
+        output_tokens=output_tokens,
+        bedrock_region=bedrock_region,
+        bedrock_price=bedrock_price,
+        bedrock_usd=bedrock_usd,
+        endpoint_basis=endpoint.basis,
+        endpoint_region=endpoint.region,
+        instance_type=endpoint.instance_type,
+        instance_price=instance_price,
+        mean_instances=endpoint.mean_instances,
+        endpoint_usd=endpoint.usd,
+        throughput=used,
+        measured_throughput=endpoint.measured,
+        input_per_output=ratio,
+        break_even_output_tokens_per_hour=_break_even(ratio, bedrock_price, instance_price),
+        capacity_output_tokens_per_hour=capacity,
+        assumptions=tuple(assumptions),
+        tiers=tuple(tiers),
+        tier_fixes=tuple(sorted(tier_fixes)),
+    )
+
+
+def _calls_of_model(
+    calls: Sequence[CallRecord], window_start: datetime, window_end: datetime, model: str | None
+) -> tuple[str, list[CallRecord]]:
+    """The model advised on (the only one in the window unless named) and its settled calls."""
     for moment, what in ((window_start, "window_start"), (window_end, "window_end")):
         if moment.tzinfo is None:
             raise ConfigurationError(f"{what} must be timezone-aware")
@@ -288,127 +354,119 @@ def advise(
             )
         model = models[0]
     model = canonical_model(model)
-    own = [c for c in in_window if canonical_model(c.model) == model]
-    assumptions = [
-        "On-demand list prices; no savings plans, discounts or free tier.",
-        "Bedrock would bill the same input and output tokens (reasoning counted as output).",
-    ]
+    return model, [c for c in in_window if canonical_model(c.model) == model]
 
-    bedrock_price = prices.token_price(model, bedrock_region)
-    bedrock_usd = sum(
-        (token_cost(usage_of(c), bedrock_price).usd or Decimal(0) for c in own), Decimal(0)
-    )
-    input_tokens = sum(c.prompt_tokens for c in own)
-    output_tokens = sum(c.completion_tokens for c in own)
-    hours = exact_seconds(window_start, window_end) / SECONDS_PER_HOUR
+
+def _bedrock_usd(calls: Sequence[CallRecord], price: TokenPrice) -> Decimal:
+    return sum((token_cost(usage_of(c), price).usd or Decimal(0) for c in calls), Decimal(0))
+
+
+def _bedrock_tiers(
+    calls: Sequence[CallRecord], prices: PriceBook, model: str, region: str
+) -> tuple[list[tuple[str, Decimal | None]], set[str]]:
+    """The traffic on each on-demand tier, None where the tier has no price (and its fix)."""
     tiers: list[tuple[str, Decimal | None]] = []
-    tier_fixes: set[str] = set()
+    fixes: set[str] = set()
     for tier in ("flex", "standard", "priority"):
         try:
-            tier_price = prices.token_price(model, bedrock_region, tier)
+            tier_price = prices.token_price(model, region, tier)
         except UnpricedError as missing:
             tiers.append((tier, None))
-            tier_fixes.add(missing.fix or f"gptoss-aws prices refresh --region {bedrock_region}")
+            fixes.add(missing.fix or f"gptoss-aws prices refresh --region {region}")
             continue
-        costs = (token_cost(usage_of(c), tier_price).usd or Decimal(0) for c in own)
-        tiers.append((tier, sum(costs, Decimal(0))))
+        tiers.append((tier, _bedrock_usd(calls, tier_price)))
+    return tiers, fixes
 
-    given: Throughput | None
+
+def _given_throughput(throughput: Throughput | Decimal | int | None) -> Throughput | None:
     if throughput is None or isinstance(throughput, Throughput):
         given = throughput
     else:
         given = Throughput(Decimal(throughput), "given by you")
     if given is not None and given.output_tokens_per_s <= 0:
         raise ConfigurationError("throughput must be > 0 output tokens per second")
+    return given
 
-    tl_list = [timelines] if isinstance(timelines, InstanceTimeline) else list(timelines or [])
+
+@dataclass
+class _Endpoint:
+    """The endpoint side: what ran (measured) or what the traffic would need (hypothetical)."""
+
+    basis: str
+    instance_type: str
+    region: str
+    mean_instances: Decimal = Decimal(0)  # hypothetical: set once the throughput is known
+    usd: Decimal = Decimal(0)
     measured: Throughput | None = None
-    if tl_list:
-        basis = "measured"
-        seconds_by_type: dict[tuple[str, str], Decimal] = {}
-        for tl in tl_list:
-            for itype, secs in tl.instance_seconds(window_start, window_end).items():
-                key = (itype, tl.region)
-                seconds_by_type[key] = seconds_by_type.get(key, Decimal(0)) + secs
-        if not seconds_by_type:
-            raise ConfigurationError("the endpoint timelines hold no instance time in the window")
-        endpoint_usd = Decimal(0)
-        for (itype, reg), secs in seconds_by_type.items():
-            endpoint_usd += secs * prices.instance_price(itype, reg).usd_per_hour / SECONDS_PER_HOUR
-        (main_type, main_region), _ = max(seconds_by_type.items(), key=lambda kv: kv[1])
-        instance_type, endpoint_region = main_type, main_region
-        instance_price = prices.instance_price(instance_type, endpoint_region)
-        mean_instances = sum(seconds_by_type.values(), Decimal(0)) / (hours * SECONDS_PER_HOUR)
-        endpoint_names = {tl.endpoint for tl in tl_list}
-        served = [c for c in own if c.endpoint in endpoint_names]
-        measured = _throughput_from_calls(served, mean_instances)
-        if len(seconds_by_type) > 1:
-            assumptions.append(
-                f"The endpoint ran several instance types; break-even uses {instance_type}, "
-                "the one with the most instance-hours."
-            )
-        for tl in tl_list:
-            assumptions.extend(tl.notes)
-    else:
-        basis = "hypothetical"
-        instance_type = instance_type or DEFAULT_INSTANCE_TYPE
-        endpoint_region = endpoint_region or bedrock_region
-        instance_price = prices.instance_price(instance_type, endpoint_region)
-        mean_instances = Decimal(0)  # set below, once the throughput is known
-        endpoint_usd = Decimal(0)
+    notes: list[str] = field(default_factory=list)
 
-    used = given or THROUGHPUT_ANCHORS.get((model, instance_type)) or measured
-    capacity = used.output_tokens_per_s * SECONDS_PER_HOUR if used is not None else None
 
-    if basis == "hypothetical":
-        rate = Decimal(output_tokens) / hours
-        if capacity:
-            needed = max(1, math.ceil(rate / capacity))
-            assumptions.append(
-                f"Endpoint sized for the window's average output rate ({needed} instance"
-                f"{'s' if needed > 1 else ''}); bursts above it would need more."
-            )
-        else:
-            needed = 1
-            assumptions.append("No throughput figure: priced one instance.")
-        mean_instances = Decimal(needed)
-        endpoint_usd = hours * mean_instances * instance_price.usd_per_hour
-
-    ratio = Decimal(input_tokens) / Decimal(output_tokens) if output_tokens else None
-    break_even = None
-    if ratio is not None:
-        per_output = bedrock_price.output_per_1m + ratio * bedrock_price.input_per_1m
-        if per_output > 0:
-            break_even = instance_price.usd_per_hour * TOKENS_PER_MILLION / per_output
-    assumptions.append(
-        "Break-even assumes the traffic's input/output mix stays the same and an instance "
-        "stays up all hour (SageMaker bills idle time)."
-    )
-    return Advice(
-        model=model,
-        window_start=window_start,
-        window_end=window_end,
-        calls=len(own),
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        bedrock_region=bedrock_region,
-        bedrock_price=bedrock_price,
-        bedrock_usd=bedrock_usd,
-        endpoint_basis=basis,
-        endpoint_region=endpoint_region,
+def _measured_endpoint(
+    timelines: Sequence[InstanceTimeline],
+    calls: Sequence[CallRecord],
+    prices: PriceBook,
+    window_start: datetime,
+    window_end: datetime,
+) -> _Endpoint:
+    seconds_by_type: dict[tuple[str, str], Decimal] = {}
+    for tl in timelines:
+        for itype, secs in tl.instance_seconds(window_start, window_end).items():
+            key = (itype, tl.region)
+            seconds_by_type[key] = seconds_by_type.get(key, Decimal(0)) + secs
+    if not seconds_by_type:
+        raise ConfigurationError("the endpoint timelines hold no instance time in the window")
+    usd = Decimal(0)
+    for (itype, reg), secs in seconds_by_type.items():
+        usd += secs * prices.instance_price(itype, reg).usd_per_hour / SECONDS_PER_HOUR
+    (instance_type, region), _ = max(seconds_by_type.items(), key=lambda kv: kv[1])
+    hours = exact_seconds(window_start, window_end) / SECONDS_PER_HOUR
+    mean_instances = sum(seconds_by_type.values(), Decimal(0)) / (hours * SECONDS_PER_HOUR)
+    endpoint_names = {tl.endpoint for tl in timelines}
+    served = [c for c in calls if c.endpoint in endpoint_names]
+    notes = []
+    if len(seconds_by_type) > 1:
+        notes.append(
+            f"The endpoint ran several instance types; break-even uses {instance_type}, "
+            "the one with the most instance-hours."
+        )
+    for tl in timelines:
+        notes.extend(tl.notes)
+    return _Endpoint(
+        basis="measured",
         instance_type=instance_type,
-        instance_price=instance_price,
+        region=region,
         mean_instances=mean_instances,
-        endpoint_usd=endpoint_usd,
-        throughput=used,
-        measured_throughput=measured,
-        input_per_output=ratio,
-        break_even_output_tokens_per_hour=break_even,
-        capacity_output_tokens_per_hour=capacity,
-        assumptions=tuple(assumptions),
-        tiers=tuple(tiers),
-        tier_fixes=tuple(sorted(tier_fixes)),
+        usd=usd,
+        measured=_throughput_from_calls(served, mean_instances),
+        notes=notes,
     )
+
+
+def _size_endpoint(
+    output_tokens: int, hours: Decimal, capacity: Decimal | None, assumptions: list[str]
+) -> Decimal:
+    """Instances the window's average output rate needs (one without a throughput figure)."""
+    if not capacity:
+        assumptions.append("No throughput figure: priced one instance.")
+        return Decimal(1)
+    needed = max(1, math.ceil(Decimal(output_tokens) / hours / capacity))
+    assumptions.append(
+        f"Endpoint sized for the window's average output rate ({needed} instance"
+        f"{'s' if needed > 1 else ''}); bursts above it would need more."
+    )
+    return Decimal(needed)
+
+
+def _break_even(
+    ratio: Decimal | None, bedrock_price: TokenPrice, instance_price: InstancePrice
+) -> Decimal | None:
+    """Output tokens per hour per instance above which the endpoint is cheaper."""
+    if ratio is None:
+        return None
+    per_output = bedrock_price.output_per_1m + ratio * bedrock_price.input_per_1m
+    if per_output <= 0:
+        return None
+    return instance_price.usd_per_hour * TOKENS_PER_MILLION / per_output
 
 
 __all__ = ["DEFAULT_INSTANCE_TYPE", "THROUGHPUT_ANCHORS", "Advice", "Throughput", "advise"]
