@@ -320,6 +320,15 @@ def test_every_default_names_a_source() -> None:
         assert spec.field in ContainerSettings.model_fields
 
 
+def test_the_variables_the_deployment_sets_are_the_containers() -> None:
+    # gptoss_facts.endpoint.CONTAINER_ENV is what infra and the deploy package write into the
+    # model's Environment; each must be the variable of the same container setting.
+    from gptoss_facts.endpoint import CONTAINER_ENV
+
+    declared = {spec.field: spec.name for spec in ENV_VARS}
+    assert {field: declared[field] for field in CONTAINER_ENV} == CONTAINER_ENV
+
+
 def test_every_setting_but_the_passthrough_is_declared_once() -> None:
     declared = [spec.field for spec in ENV_VARS]
     assert sorted(declared) == sorted(set(ContainerSettings.model_fields) - {"passthrough"})

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import NamedTuple, Protocol
 
+from gptoss_facts.endpoint import CONTAINER_ENV
 from gptoss_facts.gpus import (
     GENERIC_FAMILY,
     GPU_FAMILIES,
@@ -26,7 +27,7 @@ from .model_dir import MODEL_VARIABLE, ModelSource, ModelVariant
 from .problems import Problem, SettingsError, check
 
 PROFILE_VARIABLE = "GPTOSS_GPU_PROFILE"
-TP_VARIABLE = "GPTOSS_TENSOR_PARALLEL_SIZE"
+TP_VARIABLE = CONTAINER_ENV["tensor_parallel_size"]
 
 
 class Hardware(NamedTuple):

@@ -26,7 +26,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
 
-from gptoss_facts.endpoint import CONTAINER_PORT, DRAIN_TIMEOUT_S
+from gptoss_facts.endpoint import CONTAINER_ENV, CONTAINER_PORT, DRAIN_TIMEOUT_S
 from gptoss_facts.gpus import GPU_FAMILIES, VLLM_DEFAULT_GPU_MEMORY_UTILIZATION
 from gptoss_facts.models import (
     CONTEXT_LENGTH,
@@ -110,7 +110,7 @@ class ContainerSettings(BaseModel):
         str,
         Field(min_length=1, pattern=r"^\S+$"),
         EnvVar(
-            "GPTOSS_SERVED_MODEL_NAME",
+            CONTAINER_ENV["served_model_name"],
             "`gpt-oss-120b` / `gpt-oss-20b` from `config.json` (layers and experts), else the "
             "directory or hub name",
             "the OpenAI `model` field clients send",
@@ -168,7 +168,7 @@ class ContainerSettings(BaseModel):
         HumanInt,
         Field(ge=1, le=CONTEXT_LENGTH),
         EnvVar(
-            "GPTOSS_MAX_MODEL_LEN",
+            CONTAINER_ENV["max_model_len"],
             f"`{CONTEXT_LENGTH}` (the checkpoint's `max_position_embeddings` if smaller); "
             f"at most {CONTEXT_LENGTH}",
             "gpt-oss context length, model card",
@@ -179,7 +179,7 @@ class ContainerSettings(BaseModel):
     max_num_seqs: Annotated[
         Positive | None,
         EnvVar(
-            "GPTOSS_MAX_NUM_SEQS",
+            CONTAINER_ENV["max_num_seqs"],
             "vLLM's default",
             "vLLM 0.32 SchedulerConfig",
             "set a positive integer",
@@ -199,7 +199,7 @@ class ContainerSettings(BaseModel):
     gpu_memory_utilization: Annotated[
         Annotated[float, Field(gt=0, le=1)] | None,
         EnvVar(
-            "GPTOSS_GPU_MEMORY_UTILIZATION",
+            CONTAINER_ENV["gpu_memory_utilization"],
             f"{_PROFILE_DEFAULT} ({VLLM_DEFAULT_GPU_MEMORY_UTILIZATION:g})",
             "one-H100 OOM fix from vllm #23278 / #27508 / #33155; vLLM 0.32 CacheConfig",
             "set a fraction in (0, 1], e.g. 0.9",
