@@ -35,7 +35,7 @@ is assumed for the whole window; the instance type is the current endpoint confi
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -322,13 +322,6 @@ def timelines_from_endpoint(
     config = sagemaker_client.describe_endpoint_config(
         EndpointConfigName=described["EndpointConfigName"]
     )
-    instance_types = {
-        v["VariantName"]: v.get("InstanceType") for v in config.get("ProductionVariants", [])
-    }
-    initial_counts = {
-        v["VariantName"]: v.get("InitialInstanceCount")
-        for v in config.get("ProductionVariants", [])
-    }
     region: str = sagemaker_client.meta.region_name
     created: datetime = described["CreationTime"]
     modified: datetime = described.get("LastModifiedTime", created)
@@ -336,23 +329,12 @@ def timelines_from_endpoint(
     start, end = max(window_start, created), stop
     component_notes = _component_notes(sagemaker_client, endpoint)
     timelines = []
-    variants = described.get("ProductionVariants", [])
-    if variant is not None:
-        variants = [v for v in variants if v["VariantName"] == variant]
-        if not variants:
-            raise ConfigurationError(f"endpoint {endpoint} has no variant {variant!r}")
-    for current in variants:
+    for current, instance_type, initial_count in _variants(endpoint, described, config, variant):
         name = current["VariantName"]
-        instance_type = instance_types.get(name)
-        if not instance_type:
-            raise ConfigurationError(
-                f"variant {name} of {endpoint} has no instance type (serverless?): it is not "
-                "billed by instance-hour, so it cannot be allocated here"
-            )
         measured = None
         if autoscaling_client is not None:
             measured = _measured(
-                autoscaling_client, endpoint, name, current, initial_counts.get(name),
+                autoscaling_client, endpoint, name, current, initial_count,
                 created, start, end, instance_type, now,
             )  # fmt: skip
         if measured is not None:
@@ -371,29 +353,9 @@ def timelines_from_endpoint(
                 )
             )
             continue
-        notes = [
-            "Fallback, estimated: instance counts come from CloudWatch AWS/SageMaker "
-            "Invocations / InvocationsPerInstance in periods with traffic; idle periods carry "
-            "the last observed count forward (give an Application Auto Scaling client to "
-            "measure them)."
-        ]
-        segments = []
-        if end > start:
-            observed: list[tuple[datetime, int]] = []
-            if cloudwatch_client is not None:
-                period = _period_for(start, now)
-                sums = _metric_sums(cloudwatch_client, endpoint, name, start, end, period)
-                observed = _observed_counts(sums)
-            if observed:
-                segments = _segments_from_observations(observed, start, end, instance_type)
-            else:
-                count = int(current.get("CurrentInstanceCount", 0))
-                notes.append(
-                    f"No traffic metrics in the window: assumed the current count ({count}) "
-                    "throughout."
-                )
-                if count:
-                    segments = [Segment(start, end, count, instance_type)]
+        segments, notes = _estimated(
+            cloudwatch_client, endpoint, name, current, start, end, instance_type, now
+        )
         notes += _modified_note(modified, start, end, instance_type)
         if window_start < created:
             notes.append(f"Time before the endpoint's creation ({created.isoformat()}) is free.")
@@ -410,11 +372,67 @@ def timelines_from_endpoint(
     return timelines
 
 
+def _variants(
+    endpoint: str, described: Mapping[str, Any], config: Mapping[str, Any], variant: str | None
+) -> list[tuple[Mapping[str, Any], str, int | None]]:
+    """(DescribeEndpoint variant, instance type, initial count) of each variant asked for."""
+    configured = {v["VariantName"]: v for v in config.get("ProductionVariants", [])}
+    variants = described.get("ProductionVariants", [])
+    if variant is not None:
+        variants = [v for v in variants if v["VariantName"] == variant]
+        if not variants:
+            raise ConfigurationError(f"endpoint {endpoint} has no variant {variant!r}")
+    found = []
+    for current in variants:
+        name = current["VariantName"]
+        instance_type = configured.get(name, {}).get("InstanceType")
+        if not instance_type:
+            raise ConfigurationError(
+                f"variant {name} of {endpoint} has no instance type (serverless?): it is not "
+                "billed by instance-hour, so it cannot be allocated here"
+            )
+        found.append((current, instance_type, configured[name].get("InitialInstanceCount")))
+    return found
+
+
+def _estimated(
+    cloudwatch_client: Any | None,
+    endpoint: str,
+    variant: str,
+    current: Mapping[str, Any],
+    start: datetime,
+    end: datetime,
+    instance_type: str,
+    now: datetime,
+) -> tuple[list[Segment], list[str]]:
+    """The labelled fallback: instance counts from CloudWatch traffic, else the current one."""
+    notes = [
+        "Fallback, estimated: instance counts come from CloudWatch AWS/SageMaker "
+        "Invocations / InvocationsPerInstance in periods with traffic; idle periods carry "
+        "the last observed count forward (give an Application Auto Scaling client to "
+        "measure them)."
+    ]
+    if end <= start:
+        return [], notes
+    observed: list[tuple[datetime, int]] = []
+    if cloudwatch_client is not None:
+        period = _period_for(start, now)
+        sums = _metric_sums(cloudwatch_client, endpoint, variant, start, end, period)
+        observed = _observed_counts(sums)
+    if observed:
+        return _segments_from_observations(observed, start, end, instance_type), notes
+    count = int(current.get("CurrentInstanceCount", 0))
+    notes.append(
+        f"No traffic metrics in the window: assumed the current count ({count}) throughout."
+    )
+    return ([Segment(start, end, count, instance_type)] if count else []), notes
+
+
 def _measured(
     autoscaling_client: Any,
     endpoint: str,
     variant: str,
-    current: dict[str, Any],
+    current: Mapping[str, Any],
     initial: int | None,
     created: datetime,
     start: datetime,
