@@ -251,43 +251,15 @@ def allocate(
             fix = missing.fix or f"gptoss-aws prices refresh --region {tl.region}"
             reason = str(missing).split(". ")[0]
             calls_here = len(matched[index])
-            window = PendingWindow(tl.endpoint, tl.variant, tl.region, calls_here, reason, fix)
-            pending.append(window)
-            continue
-        hourly = {itype: p.usd_per_hour for itype, p in prices.items()}
-        # One division at the end: summing per-type quotients would round each of them.
-        usd_seconds = sum((s * hourly[t] for t, s in seconds.items() if s), Decimal(0))
-        exact = usd_seconds / SECONDS_PER_HOUR
-        own = matched[index]
-        weights = [_weight_of(c, weight) for c in own]
-        total_weight = sum(weights, Decimal(0))
-        if total_weight == 0:
-            idle_exact = exact
-        elif idle_basis == "no_call_in_flight":
-            idle_exact = min(exact, _idle_cost(tl, window_start, window_end, own, hourly))
-        else:
-            idle_exact = Decimal(0)
-        shared = exact - idle_exact
-        shares = [shared * w / total_weight if total_weight else Decimal(0) for w in weights]
-        rounded_total = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
-        rounded = largest_remainder([*shares, idle_exact], rounded_total)
-        for call, w, share, usd in zip(own, weights, shares, rounded, strict=False):
-            line = AllocationLine(tl.endpoint, tl.variant, "call", usd, share, call.id)
-            lines.append(replace(line, tags=dict(call.tags), weight=w))
-        lines.append(AllocationLine(tl.endpoint, tl.variant, "idle", rounded[-1], idle_exact))
-        windows.append(
-            EndpointWindow(
-                endpoint=tl.endpoint,
-                variant=tl.variant,
-                region=tl.region,
-                usd=rounded_total,
-                exact_usd=exact,
-                instance_seconds=seconds,
-                prices=prices,
-                calls=len(own),
-                notes=tl.notes,
+            pending.append(
+                PendingWindow(tl.endpoint, tl.variant, tl.region, calls_here, reason, fix)
             )
+            continue
+        window, window_lines = _allocate_window(
+            tl, (window_start, window_end), seconds, prices, matched[index], weight, idle_basis
         )
+        windows.append(window)
+        lines += window_lines
     return Allocation(
         window_start=window_start,
         window_end=window_end,
@@ -298,6 +270,51 @@ def allocate(
         unmatched_call_ids=tuple(unmatched),
         pending_windows=tuple(pending),
     )
+
+
+def _allocate_window(
+    tl: InstanceTimeline,
+    window: tuple[datetime, datetime],
+    seconds: dict[str, Decimal],
+    prices: dict[str, InstancePrice],
+    own: Sequence[CallRecord],
+    weight: Weight,
+    idle_basis: IdleBasis,
+) -> tuple[EndpointWindow, list[AllocationLine]]:
+    """One endpoint's window cost shared over its calls by weight, plus its idle line."""
+    hourly = {itype: p.usd_per_hour for itype, p in prices.items()}
+    # One division at the end: summing per-type quotients would round each of them.
+    usd_seconds = sum((s * hourly[t] for t, s in seconds.items() if s), Decimal(0))
+    exact = usd_seconds / SECONDS_PER_HOUR
+    weights = [_weight_of(c, weight) for c in own]
+    total_weight = sum(weights, Decimal(0))
+    if total_weight == 0:
+        idle_exact = exact
+    elif idle_basis == "no_call_in_flight":
+        idle_exact = min(exact, _idle_cost(tl, window[0], window[1], own, hourly))
+    else:
+        idle_exact = Decimal(0)
+    shared = exact - idle_exact
+    shares = [shared * w / total_weight if total_weight else Decimal(0) for w in weights]
+    rounded_total = exact.quantize(QUANTUM, rounding=ROUND_HALF_UP)
+    rounded = largest_remainder([*shares, idle_exact], rounded_total)
+    lines = []
+    for call, w, share, usd in zip(own, weights, shares, rounded, strict=False):
+        line = AllocationLine(tl.endpoint, tl.variant, "call", usd, share, call.id)
+        lines.append(replace(line, tags=dict(call.tags), weight=w))
+    lines.append(AllocationLine(tl.endpoint, tl.variant, "idle", rounded[-1], idle_exact))
+    endpoint_window = EndpointWindow(
+        endpoint=tl.endpoint,
+        variant=tl.variant,
+        region=tl.region,
+        usd=rounded_total,
+        exact_usd=exact,
+        instance_seconds=seconds,
+        prices=prices,
+        calls=len(own),
+        notes=tl.notes,
+    )
+    return endpoint_window, lines
 
 
 def allocation_rows(allocation: Allocation) -> list[dict[str, Any]]:
