@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from aws_cdk import CfnResource, RemovalPolicy
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from gptoss_deploy.config import DeploymentConfig
@@ -85,26 +86,34 @@ class GptOssWeightsStack(GptOssStack):
         )
         if self.mirror is None:
             allow_log_encryption(key, [f"{self.stack_name}-*"])
-        self.gate = ReadinessGate(
+        self.gate = self._gate(spec.hub_id, key)
+        self._grant_gate_reads()
+        self.artifacts.use_ready_uri(self.gate.attribute("WeightsS3Uri"))
+        self._outputs()
+
+    def _gate(self, hub_id: str, key: kms.IKey) -> ReadinessGate:
+        """The gate runs the mirror (or waits for an upload) and verifies the prefix."""
+        mirror = self.mirror
+        return ReadinessGate(
             self,
             "WeightsReady",
             resource_type=WEIGHTS_GATE,
             properties={
                 "Kind": "weights",
-                "ProjectName": self.mirror.project.project_name if self.mirror else "",
+                "ProjectName": mirror.project.project_name if mirror else "",
                 "Bucket": self.artifacts.bucket.bucket_name,
                 "Prefix": self.artifacts.weights_prefix,
                 "ManifestKey": self.artifacts.manifest_key,
-                "RepoId": self.mirror.repo_id if self.mirror else spec.hub_id,
-                "Revision": self.mirror.revision if self.mirror else "uploaded",
+                "RepoId": mirror.repo_id if mirror else hub_id,
+                "Revision": mirror.revision if mirror else "uploaded",
             },
-            project=self.mirror.project if self.mirror else None,
-            build_logs=self.mirror.log_group if self.mirror else None,
+            project=mirror.project if mirror else None,
+            build_logs=mirror.log_group if mirror else None,
             encryption_key=key,
         )
-        self._grant_gate_reads()
-        self.artifacts.use_ready_uri(self.gate.attribute("WeightsS3Uri"))
 
+    def _outputs(self) -> None:
+        key = self.artifacts.encryption_key
         self.output(
             "WeightsS3Uri",
             self.artifacts.weights_s3_uri,

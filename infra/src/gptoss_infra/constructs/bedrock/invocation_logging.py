@@ -26,6 +26,8 @@ Destinations and the permissions they need (same user guide page):
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
@@ -118,29 +120,9 @@ class InvocationLogging(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
-        errors = PropErrors("InvocationLogging props")
-        errors.check(
-            log_to_cloudwatch or bucket is not None,
-            "choose a destination: log_to_cloudwatch=True and/or a bucket",
+        self._check_props(
+            log_to_cloudwatch, bucket, bucket_prefix, text_data or image_data or embedding_data
         )
-        errors.check(
-            text_data or image_data or embedding_data,
-            "text_data, image_data and embedding_data are all False: nothing would be logged",
-        )
-        if is_literal(bucket_prefix):
-            errors.check(
-                bucket_prefix == ""
-                or not (bucket_prefix.startswith("/") or bucket_prefix.endswith("/")),
-                f"bucket_prefix {bucket_prefix!r} must not start or end with '/'",
-            )
-        for other in _other_invocation_loggings(self):
-            errors.add(
-                f"{other.node.path} already configures invocation logging for the same "
-                "account and Region (the setting is per account and Region: the second "
-                "would overwrite the first, and deleting either turns logging off)"
-            )
-        errors.raise_if_any()
-
         self.encryption_key: kms.IKey = encryption_key or kms.Key(
             self,
             "Key",
@@ -176,25 +158,9 @@ class InvocationLogging(Construct):
                 "keyPrefix": bucket_prefix,
             }
         if log_to_cloudwatch:
-            self.log_group = logs.LogGroup(
-                self,
-                "LogGroup",
-                log_group_name=self._log_group_name("model-invocations"),
-                encryption_key=self.encryption_key,
-                retention=retention,
-                removal_policy=removal_policy,
+            logging_config["cloudWatchConfig"] = self._cloudwatch_config(
+                source_conditions, bucket, bucket_prefix, retention, removal_policy
             )
-            self.role = self._logging_role(stack, source_conditions, bucket, bucket_prefix)
-            cloudwatch_config: dict[str, object] = {
-                "logGroupName": self.log_group.log_group_name,
-                "roleArn": self.role.role_arn,
-            }
-            if bucket is not None:
-                cloudwatch_config["largeDataDeliveryS3Config"] = {
-                    "bucketName": bucket.bucket_name,
-                    "keyPrefix": _join(bucket_prefix, "large-data"),
-                }
-            logging_config["cloudWatchConfig"] = cloudwatch_config
 
         self.custom_resource = self._custom_resource(
             stack, logging_config, retention, removal_policy
@@ -205,7 +171,66 @@ class InvocationLogging(Construct):
             "region; they and the key that decrypts them outlive the account stack.",
         )
 
-    # ------------------------------------------------------------------------------------
+    def _check_props(
+        self,
+        log_to_cloudwatch: bool,
+        bucket: s3.IBucket | None,
+        bucket_prefix: str,
+        any_data: bool,
+    ) -> None:
+        errors = PropErrors("InvocationLogging props")
+        errors.check(
+            log_to_cloudwatch or bucket is not None,
+            "choose a destination: log_to_cloudwatch=True and/or a bucket",
+        )
+        errors.check(
+            any_data,
+            "text_data, image_data and embedding_data are all False: nothing would be logged",
+        )
+        if is_literal(bucket_prefix):
+            errors.check(
+                bucket_prefix == ""
+                or not (bucket_prefix.startswith("/") or bucket_prefix.endswith("/")),
+                f"bucket_prefix {bucket_prefix!r} must not start or end with '/'",
+            )
+        for other in _other_invocation_loggings(self):
+            errors.add(
+                f"{other.node.path} already configures invocation logging for the same "
+                "account and Region (the setting is per account and Region: the second "
+                "would overwrite the first, and deleting either turns logging off)"
+            )
+        errors.raise_if_any()
+
+    def _cloudwatch_config(
+        self,
+        source_conditions: dict[str, Any],
+        bucket: s3.IBucket | None,
+        bucket_prefix: str,
+        retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> dict[str, object]:
+        """The log group and the role Bedrock writes to it with; bodies too large for a log
+        event go to the bucket when there is one."""
+        self.log_group = logs.LogGroup(
+            self,
+            "LogGroup",
+            log_group_name=self._log_group_name("model-invocations"),
+            encryption_key=self.encryption_key,
+            retention=retention,
+            removal_policy=removal_policy,
+        )
+        self.role = self._logging_role(Stack.of(self), source_conditions, bucket, bucket_prefix)
+        config: dict[str, object] = {
+            "logGroupName": self.log_group.log_group_name,
+            "roleArn": self.role.role_arn,
+        }
+        if bucket is not None:
+            config["largeDataDeliveryS3Config"] = {
+                "bucketName": bucket.bucket_name,
+                "keyPrefix": _join(bucket_prefix, "large-data"),
+            }
+        return config
+
     def _log_group_name(self, suffix: str) -> str:
         # A literal name lets the key policy name the group without a dependency cycle.
         return f"/gptoss/{Stack.of(self).stack_name}/bedrock/{suffix}"
@@ -334,21 +359,8 @@ class InvocationLogging(Construct):
             )
         return role
 
-    def _custom_resource(
-        self,
-        stack: Stack,
-        logging_config: dict[str, object],
-        retention: logs.RetentionDays,
-        removal_policy: RemovalPolicy,
-    ) -> cr.AwsCustomResource:
-        provider_logs = logs.LogGroup(
-            self,
-            "ProviderLogGroup",
-            log_group_name=self._log_group_name("logging-provider"),
-            encryption_key=self.encryption_key,
-            retention=retention,
-            removal_policy=removal_policy,
-        )
+    def _provider_access(self, provider_logs: logs.LogGroup) -> tuple[iam.ManagedPolicy, iam.Role]:
+        """The custom resource's role: configure logging, write its own logs, pass ours."""
         statements = [
             iam.PolicyStatement(
                 sid="ConfigureModelInvocationLogging",
@@ -399,6 +411,24 @@ class InvocationLogging(Construct):
                 )
             ],
         )
+        return provider_policy, provider_role
+
+    def _custom_resource(
+        self,
+        stack: Stack,
+        logging_config: dict[str, object],
+        retention: logs.RetentionDays,
+        removal_policy: RemovalPolicy,
+    ) -> cr.AwsCustomResource:
+        provider_logs = logs.LogGroup(
+            self,
+            "ProviderLogGroup",
+            log_group_name=self._log_group_name("logging-provider"),
+            encryption_key=self.encryption_key,
+            retention=retention,
+            removal_policy=removal_policy,
+        )
+        provider_policy, provider_role = self._provider_access(provider_logs)
         call = cr.AwsSdkCall(
             service="bedrock",
             action="PutModelInvocationLoggingConfiguration",

@@ -64,16 +64,14 @@ class EndpointAlarms(Construct):
         alarm_name_prefix: str | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
-        problems = PropErrors("EndpointAlarms props")
-        problems.check(errors_5xx_threshold > 0, "errors_5xx_threshold must be positive")
-        problems.check(model_errors_threshold > 0, "model_errors_threshold must be positive")
-        problems.check(latency_p99.to_seconds() > 0, "latency_p99 must be positive")
-        problems.check(0 < gpu_memory_percent <= 100, "gpu_memory_percent must be in (0, 100]")
-        problems.check(0 < disk_percent <= 100, "disk_percent must be in (0, 100]")
-        problems.check(
-            gpus_per_instance is None or gpus_per_instance >= 1, "gpus_per_instance must be >= 1"
+        _check_props(
+            errors_5xx_threshold,
+            model_errors_threshold,
+            latency_p99,
+            gpu_memory_percent,
+            disk_percent,
+            gpus_per_instance,
         )
-        problems.raise_if_any()
 
         self._prefix = alarm_name_prefix or endpoint.endpoint_name
         components = endpoint.inference_component_name is not None
@@ -179,3 +177,23 @@ class EndpointAlarms(Construct):
                 for pack in ("NIST.800.53.R5", "HIPAA.Security")
             ],
         )
+
+
+def _check_props(
+    errors_5xx_threshold: float,
+    model_errors_threshold: float,
+    latency_p99: Duration,
+    gpu_memory_percent: float,
+    disk_percent: float,
+    gpus_per_instance: int | None,
+) -> None:
+    problems = PropErrors("EndpointAlarms props")
+    problems.check(errors_5xx_threshold > 0, "errors_5xx_threshold must be positive")
+    problems.check(model_errors_threshold > 0, "model_errors_threshold must be positive")
+    problems.check(latency_p99.to_seconds() > 0, "latency_p99 must be positive")
+    problems.check(0 < gpu_memory_percent <= 100, "gpu_memory_percent must be in (0, 100]")
+    problems.check(0 < disk_percent <= 100, "disk_percent must be in (0, 100]")
+    problems.check(
+        gpus_per_instance is None or gpus_per_instance >= 1, "gpus_per_instance must be >= 1"
+    )
+    problems.raise_if_any()

@@ -35,73 +35,7 @@ class EndpointDashboard(Construct):
         period: Duration = DEFAULT_PERIOD,
     ) -> None:
         super().__init__(scope, construct_id)
-        title = f"gpt-oss on {endpoint.endpoint_name}"
-        if endpoint.inference_component_name is not None:
-            title += f" (component {endpoint.inference_component_name})"
-
-        def graph(
-            name: str, left: list[cloudwatch.IMetric], **kwargs: object
-        ) -> cloudwatch.GraphWidget:
-            return cloudwatch.GraphWidget(
-                title=name,
-                left=left,
-                width=_WIDTH,
-                height=_HEIGHT,
-                **kwargs,  # type: ignore[arg-type]
-            )
-
-        rows: list[list[cloudwatch.IWidget]] = [
-            [cloudwatch.TextWidget(markdown=f"# {title}", width=24, height=1)],
-            [
-                graph(
-                    "Invocations and errors",
-                    [
-                        endpoint.metric_invocations(period=period),
-                        endpoint.metric_invocation_4xx_errors(period=period),
-                        endpoint.metric_invocation_5xx_errors(period=period),
-                        endpoint.metric_invocation_model_errors(period=period),
-                    ],
-                ),
-                graph(
-                    "Model latency (microseconds)",
-                    [
-                        endpoint.metric_model_latency(statistic="p50", period=period),
-                        endpoint.metric_model_latency(statistic="p99", period=period),
-                        endpoint.metric_overhead_latency(statistic="p99", period=period),
-                    ],
-                ),
-            ],
-            [
-                graph(
-                    "Concurrent requests (autoscaling signal)",
-                    [endpoint.metric_concurrent_requests()],
-                ),
-                graph(
-                    "GPU and GPU memory utilization",
-                    [
-                        endpoint.metric_gpu_utilization(period=period),
-                        endpoint.metric_gpu_memory_utilization(period=period),
-                    ],
-                ),
-            ],
-            [
-                graph(
-                    "CPU, memory and disk utilization",
-                    [
-                        endpoint.metric_cpu_utilization(period=period),
-                        endpoint.metric_memory_utilization(period=period),
-                        endpoint.metric_disk_utilization(period=period),
-                    ],
-                ),
-            ],
-        ]
-        if endpoint.inference_component_name is not None:
-            rows[-1].append(
-                graph(
-                    "Calls that found no capacity (scaled to zero)",
-                    [endpoint.metric_no_capacity_invocation_failures()],
-                )
-            )
+        rows = _rows(endpoint, period)
         if alarms:
             rows.append(
                 [cloudwatch.AlarmStatusWidget(alarms=list(alarms), width=24, height=_HEIGHT)]
@@ -112,3 +46,67 @@ class EndpointDashboard(Construct):
             dashboard_name=dashboard_name or f"{endpoint.endpoint_name}-gpt-oss",
             widgets=rows,
         )
+
+
+def _graph(name: str, left: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(title=name, left=left, width=_WIDTH, height=_HEIGHT)
+
+
+def _rows(endpoint: GptOssEndpoint, period: Duration) -> list[list[cloudwatch.IWidget]]:
+    """Title, traffic and latency, load and GPU, host resources (and scale-to-zero misses)."""
+    title = f"gpt-oss on {endpoint.endpoint_name}"
+    if endpoint.inference_component_name is not None:
+        title += f" (component {endpoint.inference_component_name})"
+    rows: list[list[cloudwatch.IWidget]] = [
+        [cloudwatch.TextWidget(markdown=f"# {title}", width=24, height=1)],
+        [
+            _graph(
+                "Invocations and errors",
+                [
+                    endpoint.metric_invocations(period=period),
+                    endpoint.metric_invocation_4xx_errors(period=period),
+                    endpoint.metric_invocation_5xx_errors(period=period),
+                    endpoint.metric_invocation_model_errors(period=period),
+                ],
+            ),
+            _graph(
+                "Model latency (microseconds)",
+                [
+                    endpoint.metric_model_latency(statistic="p50", period=period),
+                    endpoint.metric_model_latency(statistic="p99", period=period),
+                    endpoint.metric_overhead_latency(statistic="p99", period=period),
+                ],
+            ),
+        ],
+        [
+            _graph(
+                "Concurrent requests (autoscaling signal)",
+                [endpoint.metric_concurrent_requests()],
+            ),
+            _graph(
+                "GPU and GPU memory utilization",
+                [
+                    endpoint.metric_gpu_utilization(period=period),
+                    endpoint.metric_gpu_memory_utilization(period=period),
+                ],
+            ),
+        ],
+        [
+            _graph(
+                "CPU, memory and disk utilization",
+                [
+                    endpoint.metric_cpu_utilization(period=period),
+                    endpoint.metric_memory_utilization(period=period),
+                    endpoint.metric_disk_utilization(period=period),
+                ],
+            ),
+        ],
+    ]
+    if endpoint.inference_component_name is not None:
+        rows[-1].append(
+            _graph(
+                "Calls that found no capacity (scaled to zero)",
+                [endpoint.metric_no_capacity_invocation_failures()],
+            )
+        )
+    return rows

@@ -195,23 +195,30 @@ class InferenceImage(Construct):
             encryption_key,
         )
         repository.grant_pull_push(project)
-        role = project.role
-        assert role is not None
-        if base_match is not None:
-            role.add_to_principal_policy(
-                iam.PolicyStatement(
-                    actions=_PULL_ACTIONS, resources=[_repository_arn(self, base_match)]
-                )
-            )
-        else:
-            for statement in _pull_through_statements(
-                Stack.of(self), pull_through_prefix, dockerhub_secret_name
-            ):
-                role.add_to_principal_policy(statement)
+        self._grant_base_image(project, base_match, pull_through_prefix, dockerhub_secret_name)
         self.gate = self._gate(project, repository, encryption_key)
         # The digest the gate reports, not the tag: the model runs exactly what was built.
         self.image_uri = self.gate.attribute("ImageUri")
         self._acknowledge(project, pull_through_prefix if base_match is None else None)
+
+    def _grant_base_image(
+        self,
+        project: codebuild.Project,
+        base_match: re.Match[str] | None,
+        pull_through_prefix: str,
+        dockerhub_secret_name: str,
+    ) -> None:
+        """Pull the given ECR copy, else create and pull through the cache rule."""
+        role = project.role
+        assert role is not None
+        if base_match is not None:
+            arn = _repository_arn(self, base_match)
+            statements = [iam.PolicyStatement(actions=_PULL_ACTIONS, resources=[arn])]
+        else:
+            stack = Stack.of(self)
+            statements = _pull_through_statements(stack, pull_through_prefix, dockerhub_secret_name)
+        for statement in statements:
+            role.add_to_principal_policy(statement)
 
     def _project(
         self,

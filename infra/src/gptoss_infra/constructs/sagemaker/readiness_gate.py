@@ -45,6 +45,53 @@ DEFAULT_QUERY_INTERVAL = Duration.seconds(30)
 RUNTIME = lambda_.Runtime.PYTHON_3_14
 
 
+def _for_packs(rule: str, reason: str) -> list[tuple[str, str]]:
+    return [(f"{pack}-{rule}", reason) for pack in ("NIST.800.53.R5", "HIPAA.Security")]
+
+
+# Findings on what the Provider framework and the gate's own handlers are, whatever the gate.
+_FRAMEWORK_FINDINGS = [
+    (
+        "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+        "AWSLambdaBasicExecutionRole]",
+        "The Provider framework's own functions (aws-cdk-lib custom_resources) use "
+        "AWSLambdaBasicExecutionRole: CloudWatch Logs writes only.",
+    ),
+    (
+        "AwsSolutions-SF1",
+        "The Provider framework's waiter only re-invokes isComplete; its progress and "
+        "failures are in the handlers' encrypted log groups and the stack events.",
+    ),
+    (
+        "AwsSolutions-SF2",
+        "The waiter runs a few times per deployment; X-Ray traces of it would show "
+        "only the Lambda invocations already logged.",
+    ),
+    *_for_packs(
+        "IAMNoInlinePolicy",
+        "The handlers' and the Provider framework's roles carry policies that name "
+        "only this gate's functions, project, prefix or repository; each belongs to "
+        "one role and is deleted with it.",
+    ),
+    *_for_packs(
+        "LambdaInsideVPC",
+        "The gate handlers call only AWS control-plane APIs (CodeBuild, S3 listing, "
+        "ECR DescribeImages) during deployments; they handle no data and need no VPC.",
+    ),
+    *_for_packs(
+        "LambdaConcurrency",
+        "Invoked by the Provider framework a few times per deployment; a reserved "
+        "concurrency limit would protect nothing.",
+    ),
+    *_for_packs(
+        "LambdaDLQ",
+        "Invoked synchronously by the Provider framework, which fails the "
+        "CloudFormation resource on an error; there is no asynchronous event to "
+        "dead-letter.",
+    ),
+]
+
+
 class ReadinessGate(Construct):
     """``resource_type`` created once ``project``'s build has produced a verified result.
 
@@ -92,22 +139,48 @@ class ReadinessGate(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"{resource_type} gate handlers",
         )
+        functions = self._handlers(resource_type, log_retention, encryption_key)
+        self._grant_build_reads(project, build_logs)
+        self.provider = cr.Provider(
+            self,
+            "Provider",
+            on_event_handler=functions["on_event"],
+            is_complete_handler=functions["is_complete"],
+            query_interval=query_interval,
+            total_timeout=total_timeout,
+            log_group=self._log_group("FrameworkLogs", log_retention, encryption_key),
+        )
+        self.resource = CustomResource(
+            self,
+            "Resource",
+            service_token=self.provider.service_token,
+            resource_type=resource_type,
+            properties=dict(properties),
+            service_timeout=MAX_GATE_TIME,
+        )
+        self._acknowledge()
+
+    def _log_group(
+        self, construct_id: str, retention: logs.RetentionDays, key: kms.IKey | None
+    ) -> logs.LogGroup:
+        return logs.LogGroup(
+            self,
+            construct_id,
+            retention=retention,
+            encryption_key=key,
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+
+    def _handlers(
+        self, resource_type: str, retention: logs.RetentionDays, key: kms.IKey | None
+    ) -> dict[str, lambda_.Function]:
+        """The on_event and is_complete functions of build_gate.py, each with its log group."""
         code = lambda_.Code.from_asset(
             str(HANDLER_DIR), exclude=["*", *(f"!{name}" for name in HANDLER_FILES)]
         )
-
-        def log_group(construct_id: str) -> logs.LogGroup:
-            return logs.LogGroup(
-                self,
-                construct_id,
-                retention=log_retention,
-                encryption_key=encryption_key,
-                removal_policy=RemovalPolicy.DESTROY,
-            )
-
         functions = {}
         for name in ("on_event", "is_complete"):
-            handler_logs = log_group(f"{name}Logs")
+            handler_logs = self._log_group(f"{name}Logs", retention, key)
             functions[name] = lambda_.Function(
                 self,
                 name,
@@ -121,6 +194,12 @@ class ReadinessGate(Construct):
                 description=f"{resource_type}: {name}",
             )
             handler_logs.grant_write(self.role)
+        return functions
+
+    def _grant_build_reads(
+        self, project: codebuild.IProject | None, build_logs: logs.ILogGroup | None
+    ) -> None:
+        """Start and watch the build, and read a failed build's log lines."""
         if project is not None:
             self.role.add_to_principal_policy(
                 iam.PolicyStatement(
@@ -135,24 +214,6 @@ class ReadinessGate(Construct):
                     actions=["logs:GetLogEvents"], resources=[build_logs.log_group_arn]
                 )
             )
-        self.provider = cr.Provider(
-            self,
-            "Provider",
-            on_event_handler=functions["on_event"],
-            is_complete_handler=functions["is_complete"],
-            query_interval=query_interval,
-            total_timeout=total_timeout,
-            log_group=log_group("FrameworkLogs"),
-        )
-        self.resource = CustomResource(
-            self,
-            "Resource",
-            service_token=self.provider.service_token,
-            resource_type=resource_type,
-            properties=dict(properties),
-            service_timeout=MAX_GATE_TIME,
-        )
-        self._acknowledge()
 
     def attribute(self, name: str) -> str:
         """``Fn::GetAtt`` of one attribute the handler returns in ``Data``."""
@@ -188,59 +249,7 @@ class ReadinessGate(Construct):
                     "the one build it started, named by CodeBuild at run time.",
                 )
             )
-        findings += [
-            (
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AWSLambdaBasicExecutionRole]",
-                "The Provider framework's own functions (aws-cdk-lib custom_resources) use "
-                "AWSLambdaBasicExecutionRole: CloudWatch Logs writes only.",
-            ),
-            (
-                "AwsSolutions-SF1",
-                "The Provider framework's waiter only re-invokes isComplete; its progress and "
-                "failures are in the handlers' encrypted log groups and the stack events.",
-            ),
-            (
-                "AwsSolutions-SF2",
-                "The waiter runs a few times per deployment; X-Ray traces of it would show "
-                "only the Lambda invocations already logged.",
-            ),
-        ]
-        findings += [
-            (
-                f"{pack}-IAMNoInlinePolicy",
-                "The handlers' and the Provider framework's roles carry policies that name "
-                "only this gate's functions, project, prefix or repository; each belongs to "
-                "one role and is deleted with it.",
-            )
-            for pack in ("NIST.800.53.R5", "HIPAA.Security")
-        ]
-        findings += [
-            (
-                f"{pack}-LambdaInsideVPC",
-                "The gate handlers call only AWS control-plane APIs (CodeBuild, S3 listing, "
-                "ECR DescribeImages) during deployments; they handle no data and need no VPC.",
-            )
-            for pack in ("NIST.800.53.R5", "HIPAA.Security")
-        ]
-        findings += [
-            (
-                f"{pack}-LambdaConcurrency",
-                "Invoked by the Provider framework a few times per deployment; a reserved "
-                "concurrency limit would protect nothing.",
-            )
-            for pack in ("NIST.800.53.R5", "HIPAA.Security")
-        ]
-        findings += [
-            (
-                f"{pack}-LambdaDLQ",
-                "Invoked synchronously by the Provider framework, which fails the "
-                "CloudFormation resource on an error; there is no asynchronous event to "
-                "dead-letter.",
-            )
-            for pack in ("NIST.800.53.R5", "HIPAA.Security")
-        ]
-        acknowledge(self, findings)
+        acknowledge(self, [*findings, *_FRAMEWORK_FINDINGS])
 
 
 def _drop_redundant_role_dependency(resource: object, role: iam.IRole | None) -> None:
