@@ -254,6 +254,20 @@ def validate_record(record: CallRecord, *, final: bool | None = None) -> CallRec
     amounts: dict[str, Decimal | None] = {}
     for field in ("cost_usd", "reserved_usd"):
         amounts[field] = _check_amount(problems, field, getattr(record, field))
+    _check_times(problems, record)
+    if not isinstance(record.tags, Mapping) or not all(
+        isinstance(k, str) and k and isinstance(v, str) for k, v in record.tags.items()
+    ):
+        problems.append(f"tags must map non-empty strings to strings, got {record.tags!r}")
+    _check_cost_and_status(problems, record, final)
+    if problems:
+        raise InvalidRecordError(
+            f"call record {record.id!r} refused, nothing written: " + "; ".join(problems)
+        )
+    return record.model_copy(update={k: v for k, v in amounts.items() if v is not None})
+
+
+def _check_times(problems: list[str], record: CallRecord) -> None:
     for field in ("latency_ms", "ttft_ms"):
         value = getattr(record, field)
         if value is not None and (
@@ -269,10 +283,9 @@ def validate_record(record: CallRecord, *, final: bool | None = None) -> CallRec
             continue
         if not isinstance(value, datetime) or value.tzinfo is None:
             problems.append(f"{field} must be a timezone-aware datetime, got {value!r}")
-    if not isinstance(record.tags, Mapping) or not all(
-        isinstance(k, str) and k and isinstance(v, str) for k, v in record.tags.items()
-    ):
-        problems.append(f"tags must map non-empty strings to strings, got {record.tags!r}")
+
+
+def _check_cost_and_status(problems: list[str], record: CallRecord, final: bool | None) -> None:
     if record.cost_basis == "unpriced" and record.cost_usd is not None:
         problems.append("an unpriced call cannot carry cost_usd (unpriced is never a silent $0)")
     if record.cost_basis == "pending" and record.cost_usd is not None:
@@ -291,11 +304,6 @@ def validate_record(record: CallRecord, *, final: bool | None = None) -> CallRec
         problems.append(f"a settled row needs status ok, error or aborted, not {record.status!r}")
     if final is False and record.status != "reserved":
         problems.append(f"a reservation needs status 'reserved', not {record.status!r}")
-    if problems:
-        raise InvalidRecordError(
-            f"call record {record.id!r} refused, nothing written: " + "; ".join(problems)
-        )
-    return record.model_copy(update={k: v for k, v in amounts.items() if v is not None})
 
 
 def _check_count(problems: list[str], field: str, value: object, *, optional: bool) -> None:
