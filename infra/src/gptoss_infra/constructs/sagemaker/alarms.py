@@ -120,18 +120,9 @@ class EndpointAlarms(Construct):
             disk_percent,
             _SUSTAINED,
         )
-        self.alarms: list[cloudwatch.Alarm] = [
-            self.invocation_5xx,
-            self.model_errors,
-            self.latency_p99,
-            self.gpu_memory,
-            self.disk,
-        ]
-        self.rollback_alarms: list[cloudwatch.Alarm] = [
-            self.invocation_5xx,
-            self.model_errors,
-            self.latency_p99,
-        ]
+        # Errors and latency say an update went wrong; resource use may be the new normal.
+        self.rollback_alarms = [self.invocation_5xx, self.model_errors, self.latency_p99]
+        self.alarms = [*self.rollback_alarms, self.gpu_memory, self.disk]
         self._notify(topic)
 
     def _alarm(

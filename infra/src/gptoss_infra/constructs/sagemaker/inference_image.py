@@ -31,7 +31,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from aws_cdk import Arn, ArnComponents, ArnFormat, Duration, RemovalPolicy, Stack
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_ecr as ecr
 from aws_cdk import aws_iam as iam
@@ -43,16 +43,9 @@ from constructs import Construct
 from gptoss_facts.cuda import BASE_IMAGE
 
 from .._common import PropErrors, acknowledge
+from ._ecr import PULL_ACTIONS, parse_ecr_uri, pull_through_statements, repository_arn
 from .readiness_gate import DEFAULT_GATE_TIME, ReadinessGate
 from .weights_mirror import _arn_part, codebuild_default_grants, script_commands
-
-# <registry-account>.dkr.ecr.<region>.amazonaws.com[.cn]/<repository>(:<tag>|@sha256:<digest>)
-# (ECR user guide, registries.html and docker-pull-ecr-image.html).
-ECR_IMAGE_URI = re.compile(
-    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z]{2}(?:-[a-z]+)+-\d)"
-    r"\.amazonaws\.com(?:\.cn)?/(?P<repository>[a-z0-9]+(?:[._/-][a-z0-9]+)*)"
-    r"(?::(?P<tag>[\w][\w.-]{0,127})|@(?P<digest>sha256:[a-f0-9]{64}))$"
-)
 
 # infra/src/gptoss_infra/constructs/sagemaker/inference_image.py -> repository root.
 # Computed from this file, not the working directory, so `cdk synth` and pytest agree.
@@ -72,11 +65,6 @@ DEFAULT_DOCKERHUB_SECRET = "ecr-pullthroughcache/docker-hub"  # noqa: S105
 DEFAULT_BUILD_TIMEOUT = Duration.minutes(50)
 # The build phase's commands, one a line (package data beside this module).
 _BUILD_SCRIPT = Path(__file__).with_name("inference_image.sh")
-_PULL_ACTIONS = [
-    "ecr:BatchCheckLayerAvailability",
-    "ecr:GetDownloadUrlForLayer",
-    "ecr:BatchGetImage",
-]
 
 
 def asset_excludes(folders: Sequence[str] = SOURCE_FOLDERS) -> list[str]:
@@ -99,10 +87,6 @@ def asset_excludes(folders: Sequence[str] = SOURCE_FOLDERS) -> list[str]:
         "**/*.egg-info",
         "inference_container/**/*.md",
     ]
-
-
-def parse_ecr_uri(uri: str) -> re.Match[str] | None:
-    return ECR_IMAGE_URI.match(uri)
 
 
 class InferenceImage(Construct):
@@ -152,7 +136,7 @@ class InferenceImage(Construct):
         self._repository_arn: str | None = None
         if image_uri is not None:
             match = _given_uri_match(image_uri, directory, base_image_uri)
-            self._repository_arn = _repository_arn(self, match)
+            self._repository_arn = repository_arn(self, match)
             self.image_uri: str = image_uri
             return
         context = Path(directory) if directory is not None else REPO_ROOT
@@ -212,11 +196,11 @@ class InferenceImage(Construct):
         role = project.role
         assert role is not None
         if base_match is not None:
-            arn = _repository_arn(self, base_match)
-            statements = [iam.PolicyStatement(actions=_PULL_ACTIONS, resources=[arn])]
+            arn = repository_arn(self, base_match)
+            statements = [iam.PolicyStatement(actions=PULL_ACTIONS, resources=[arn])]
         else:
             stack = Stack.of(self)
-            statements = _pull_through_statements(stack, pull_through_prefix, dockerhub_secret_name)
+            statements = pull_through_statements(stack, pull_through_prefix, dockerhub_secret_name)
         for statement in statements:
             role.add_to_principal_policy(statement)
 
@@ -354,7 +338,7 @@ class InferenceImage(Construct):
             return self.repository.grant_pull(grantee)
         assert self._repository_arn is not None
         grant = iam.Grant.add_to_principal(
-            grantee=grantee, actions=_PULL_ACTIONS, resource_arns=[self._repository_arn]
+            grantee=grantee, actions=PULL_ACTIONS, resource_arns=[self._repository_arn]
         )
         ecr.AuthorizationToken.grant_read(grantee)
         return grant
@@ -410,71 +394,3 @@ def _check_build_props(
     )
     problems.raise_if_any()
     return base_match
-
-
-def _pull_through_statements(
-    stack: Stack, prefix: str, dockerhub_secret_name: str
-) -> list[iam.PolicyStatement]:
-    """What the build needs to create the pull-through cache rule and pull through it."""
-    cache_repos = stack.format_arn(
-        service="ecr",
-        resource="repository",
-        resource_name=f"{prefix}/*",
-        arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-    )
-    registry = stack.format_arn(service="ecr", resource="registry", resource_name=None)
-    return [
-        # ECR user guide, pull-through-cache-iam: CreatePullThroughCacheRule (identity
-        # policy), BatchImportUpstreamImage and CreateRepository for the cached images.
-        iam.PolicyStatement(
-            actions=["ecr:BatchImportUpstreamImage", "ecr:CreateRepository", *_PULL_ACTIONS],
-            resources=[cache_repos],
-        ),
-        iam.PolicyStatement(
-            actions=["ecr:DescribePullThroughCacheRules", "ecr:CreatePullThroughCacheRule"],
-            resources=[registry.replace(":registry", ":registry/*")],
-        ),
-        # Creating the first rule makes ECR create its service-linked role
-        # AWSServiceRoleForECRPullThroughCache, which reads the secret (ECR user guide,
-        # slr-pullthroughcache: GetSecretValue on ecr-pullthroughcache/* only).
-        iam.PolicyStatement(
-            actions=["iam:CreateServiceLinkedRole"],
-            resources=[
-                stack.format_arn(
-                    service="iam",
-                    region="",
-                    resource="role",
-                    resource_name="aws-service-role/pullthroughcache.ecr.amazonaws.com/"
-                    "AWSServiceRoleForECRPullThroughCache",
-                )
-            ],
-            conditions={
-                "StringEquals": {"iam:AWSServiceName": "pullthroughcache.ecr.amazonaws.com"}
-            },
-        ),
-        iam.PolicyStatement(
-            actions=["secretsmanager:DescribeSecret"],
-            resources=[
-                stack.format_arn(
-                    service="secretsmanager",
-                    resource="secret",
-                    resource_name=f"{dockerhub_secret_name}-??????",
-                    arn_format=ArnFormat.COLON_RESOURCE_NAME,
-                )
-            ],
-        ),
-    ]
-
-
-def _repository_arn(scope: Construct, match: re.Match[str]) -> str:
-    return Arn.format(
-        ArnComponents(
-            service="ecr",
-            region=match["region"],
-            account=match["account"],
-            resource="repository",
-            resource_name=match["repository"],
-            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
-        ),
-        Stack.of(scope),
-    )
