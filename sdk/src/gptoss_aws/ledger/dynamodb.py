@@ -1,31 +1,7 @@
 """A ledger in one DynamoDB table, for teams whose calls run on many machines.
 
-Key schema (the infra stack creates the same table; ``create_table`` builds it for tests)::
-
-    table      pk (S, partition key), sk (S, sort key); billing PAY_PER_REQUEST
-    call       pk = "CALL#<call id>"                  sk = "CALL"
-               every CallRecord field (None omitted), plus
-               gsi1pk = "DAY#<YYYY-MM-DD of started_at, UTC>"
-               gsi1sk = "<started_at ISO UTC>#<call id>"
-               open_pk = "OPEN", open_sk = gsi1sk        (only while status = reserved)
-               host, version (N, optimistic locking), charge_usd / charge_tokens (what the
-               row charges budgets, see ledger.base.charge_of) and counters: the budget
-               counters it charged, [{pk, sk, unit}]
-    counter    pk = "BUDGET#<budget name>#<12 hex of the budget's fingerprint>"
-               sk = "PERIOD#<period start YYYY-MM-DD UTC>" or "PERIOD#total"
-               charged (N: USD exact, or tokens), held (N: part of charged held by open
-               reservations), name, unit, period, limit (last seen), scope
-    GSI "by_day"  gsi1pk / gsi1sk, projection ALL: time-range queries, one day per query
-    GSI "open"    open_pk / open_sk, projection ALL, sparse: the reservations to reconcile
-    GSI "pending" pending_pk / pending_sk, projection ALL, sparse: settled rows whose price
-                  is pending (pending_pk = "PENDING" only while cost_basis = pending)
-
-Schema versions: every call item carries ``schema_version`` (2 since service tiers and
-pending prices). Version 1 items (no ``schema_version``) read as calls with no tier and no
-project; nothing needs rewriting. ``migrate_table`` adds the "pending" index to a table made
-before it existed (UpdateTable; DynamoDB backfills the index from the items, so version 1
-items, which are never pending, simply stay out of it); until then pending rows are found
-by a Scan.
+The table's layout, its creation and migration, and how a call becomes an item are in
+``gptoss_aws.ledger.dynamodb_table``.
 
 Hard budgets across machines: ``reserve`` is one TransactWriteItems holding the call item
 (condition: the id is new) and, for each budget covering the call, an update of its
@@ -47,8 +23,6 @@ that month's real spend.
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import random
 import socket
@@ -71,94 +45,31 @@ from gptoss_aws.ledger.base import (
     utcnow,
     validate_record,
 )
-from gptoss_aws.ledger.schema import iso, parse_iso
+from gptoss_aws.ledger.dynamodb_table import (
+    DAY_INDEX,
+    DESERIALIZER,
+    OPEN_INDEX,
+    PENDING_INDEX,
+    call_item,
+    call_key,
+    counter_key,
+    counter_update,
+    counter_values,
+    create_table,
+    migrate_table,
+    record_from_item,
+)
 from gptoss_aws.ledger.sqlite import pid_alive
 from gptoss_aws.types import CallRecord
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-DAY_INDEX = "by_day"
-OPEN_INDEX = "open"
-PENDING_INDEX = "pending"
-ITEM_SCHEMA_VERSION = 2
 # Transactions that collide on a counter are cancelled with TransactionConflict; we retry
 # with jittered backoff. 20 tries of up to ~0.5 s covers dozens of writers on one budget.
 MAX_TRANSACTION_ATTEMPTS = 20
 # A time range longer than this is read with a Scan rather than one Query per day.
 MAX_DAYS_QUERIED = 92
-
-_INT_FIELDS = ("prompt_tokens", "completion_tokens", "reasoning_tokens", "reserved_tokens",
-               "process_id")  # fmt: skip
-_FLOAT_FIELDS = ("latency_ms", "ttft_ms")
-_TIME_FIELDS = ("started_at", "ended_at")
-_INTERNAL = ("pk", "sk", "gsi1pk", "gsi1sk", "open_pk", "open_sk", "host", "version",
-             "charge_usd", "charge_tokens", "counters", "pending_pk", "pending_sk",
-             "schema_version")  # fmt: skip
-
-
-def create_table(
-    table_name: str, *, region: str | None = None, client: DynamoDBClient | None = None
-) -> None:
-    """Create the ledger table (the layout in the module doc) and wait until it is active."""
-    if client is None:
-        import boto3
-
-        client = boto3.client("dynamodb", region_name=region)
-    strings = ("pk", "sk", "gsi1pk", "gsi1sk", "open_pk", "open_sk", "pending_pk", "pending_sk")
-    index = _index
-    client.create_table(
-        TableName=table_name,
-        BillingMode="PAY_PER_REQUEST",
-        AttributeDefinitions=[{"AttributeName": a, "AttributeType": "S"} for a in strings],
-        KeySchema=[
-            {"AttributeName": "pk", "KeyType": "HASH"},
-            {"AttributeName": "sk", "KeyType": "RANGE"},
-        ],
-        GlobalSecondaryIndexes=[
-            index(DAY_INDEX, "gsi1pk", "gsi1sk"),
-            index(OPEN_INDEX, "open_pk", "open_sk"),
-            index(PENDING_INDEX, "pending_pk", "pending_sk"),
-        ],
-    )
-    client.get_waiter("table_exists").wait(TableName=table_name)
-
-
-def _index(name: str, pk: str, sk: str) -> Any:
-    return {
-        "IndexName": name,
-        "KeySchema": [
-            {"AttributeName": pk, "KeyType": "HASH"},
-            {"AttributeName": sk, "KeyType": "RANGE"},
-        ],
-        "Projection": {"ProjectionType": "ALL"},
-    }
-
-
-def migrate_table(table_name: str, *, client: DynamoDBClient) -> bool:
-    """Bring a ledger table made by an older version to this layout: add the sparse
-    "pending" index if it is missing. True if an index was added (DynamoDB builds it in the
-    background; ``pending_rows`` scans until it is active). Needs dynamodb:UpdateTable."""
-    table = client.describe_table(TableName=table_name)["Table"]
-    names = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
-    if PENDING_INDEX in names:
-        return False
-    client.update_table(
-        TableName=table_name,
-        AttributeDefinitions=[
-            {"AttributeName": "pending_pk", "AttributeType": "S"},
-            {"AttributeName": "pending_sk", "AttributeType": "S"},
-        ],
-        GlobalSecondaryIndexUpdates=[{"Create": _index(PENDING_INDEX, "pending_pk", "pending_sk")}],
-    )
-    return True
-
-
-def counter_key(budget: Budget, at: datetime) -> dict[str, str]:
-    start, _ = budget.period_bounds(at)
-    digest = hashlib.sha256(budget.fingerprint().encode()).hexdigest()[:12]
-    period = "total" if start is None else f"{start:%Y-%m-%d}"
-    return {"pk": f"BUDGET#{budget.name}#{digest}", "sk": f"PERIOD#{period}"}
 
 
 class DynamoDBLedger(ReportsMixin):
@@ -176,13 +87,9 @@ class DynamoDBLedger(ReportsMixin):
             import boto3
 
             client = boto3.client("dynamodb", region_name=region, endpoint_url=endpoint_url)
-        from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
         self.table_name = table_name
         self.client = client
         self.host = socket.gethostname()
-        self._ser = TypeSerializer()
-        self._de = TypeDeserializer()
         self._known_counters: set[tuple[str, str]] = set()
 
     def __repr__(self) -> str:
@@ -193,118 +100,18 @@ class DynamoDBLedger(ReportsMixin):
 
     # -- items -------------------------------------------------------------------------
 
-    def _call_key(self, call_id: str) -> dict[str, Any]:
-        return {"pk": {"S": f"CALL#{call_id}"}, "sk": {"S": "CALL"}}
-
-    def _call_item(
+    def _item(
         self, record: CallRecord, *, version: int, counters: Sequence[Mapping[str, str]]
     ) -> dict[str, Any]:
-        data = record.model_dump()
-        item: dict[str, Any] = {}
-        for name, value in data.items():
-            if value is None:
-                continue
-            if name in _TIME_FIELDS:
-                value = iso(value)
-            elif isinstance(value, float):
-                value = Decimal(repr(value))
-            item[name] = value
-        started = iso(record.started_at)
-        item.update(
-            pk=f"CALL#{record.id}",
-            sk="CALL",
-            gsi1pk=f"DAY#{started[:10]}",
-            gsi1sk=f"{started}#{record.id}",
-            host=self.host,
-            version=version,
-            counters=[dict(c) for c in counters],
-            schema_version=ITEM_SCHEMA_VERSION,
-        )
-        if record.cost_basis == "pending" and record.status != "reserved":
-            item["pending_pk"] = "PENDING"
-            item["pending_sk"] = item["gsi1sk"]
-        charge = charge_of(record)
-        item["charge_tokens"] = charge.tokens
-        if charge.usd is not None:
-            item["charge_usd"] = charge.usd
-        if record.status == "reserved":
-            item["open_pk"] = "OPEN"
-            item["open_sk"] = item["gsi1sk"]
-        return {k: self._ser.serialize(v) for k, v in item.items()}
-
-    def _record_from_item(self, item: Mapping[str, Any]) -> CallRecord:
-        data = {k: self._de.deserialize(v) for k, v in item.items() if k not in _INTERNAL}
-        for name in _INT_FIELDS:
-            if data.get(name) is not None:
-                data[name] = int(data[name])
-        for name in _FLOAT_FIELDS:
-            if data.get(name) is not None:
-                data[name] = float(data[name])
-        for name in _TIME_FIELDS:
-            if data.get(name) is not None:
-                data[name] = parse_iso(data[name])
-        return CallRecord.model_validate(data)
+        return call_item(record, version=version, counters=counters, host=self.host)
 
     def _get_call(self, call_id: str) -> dict[str, Any] | None:
         answer = self.client.get_item(
-            TableName=self.table_name, Key=self._call_key(call_id), ConsistentRead=True
+            TableName=self.table_name, Key=call_key(call_id), ConsistentRead=True
         )
         return answer.get("Item")
 
     # -- budget counters ---------------------------------------------------------------
-
-    def _counter_update(
-        self,
-        key: Mapping[str, str],
-        *,
-        charged: Decimal,
-        held: Decimal,
-        budget: Budget | None = None,
-        headroom: Decimal | None = None,
-    ) -> dict[str, Any]:
-        names = {"#c": "charged", "#h": "held"}
-        values: dict[str, Any] = {
-            ":c": self._ser.serialize(charged),
-            ":h": self._ser.serialize(held),
-            ":zero": {"N": "0"},
-        }
-        sets = ["#c = if_not_exists(#c, :zero) + :c", "#h = if_not_exists(#h, :zero) + :h"]
-        if budget is not None:
-            names.update({"#n": "name", "#u": "unit", "#p": "period", "#l": "limit", "#s": "scope"})
-            values.update(
-                {
-                    ":n": {"S": budget.name},
-                    ":u": {"S": budget.unit},
-                    ":p": {"S": budget.period},
-                    ":l": self._ser.serialize(budget.limit),
-                    ":s": {"S": json.dumps(budget.scope, sort_keys=True)},
-                }
-            )
-            sets += ["#n = :n", "#u = :u", "#p = :p", "#l = :l", "#s = :s"]
-        update: dict[str, Any] = {
-            "TableName": self.table_name,
-            "Key": {"pk": {"S": key["pk"]}, "sk": {"S": key["sk"]}},
-            "UpdateExpression": "SET " + ", ".join(sets),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-        }
-        if headroom is not None:
-            update["ConditionExpression"] = "#c <= :room"
-            values[":room"] = self._ser.serialize(headroom)
-        return update
-
-    def _counter_values(self, key: Mapping[str, str]) -> tuple[Decimal, Decimal] | None:
-        answer = self.client.get_item(
-            TableName=self.table_name,
-            Key={"pk": {"S": key["pk"]}, "sk": {"S": key["sk"]}},
-            ConsistentRead=True,
-        )
-        item = answer.get("Item")
-        if item is None:
-            return None
-        charged = self._de.deserialize(item.get("charged", {"N": "0"}))
-        held = self._de.deserialize(item.get("held", {"N": "0"}))
-        return Decimal(charged), Decimal(held)
 
     def _ensure_counter(self, budget: Budget, at: datetime) -> dict[str, str]:
         """The budget's counter for the period holding ``at``, created from the calls
@@ -312,7 +119,7 @@ class DynamoDBLedger(ReportsMixin):
         key = counter_key(budget, at)
         if (key["pk"], key["sk"]) in self._known_counters:
             return key
-        if self._counter_values(key) is None:
+        if counter_values(self.client, self.table_name, key) is None:
             start, end = budget.period_bounds(at)
             charged = held = Decimal(0)
             for record in self.query(
@@ -326,7 +133,7 @@ class DynamoDBLedger(ReportsMixin):
                 charged += amount
                 if record.status == "reserved":
                     held += amount
-            update = self._counter_update(key, charged=charged, held=held, budget=budget)
+            update = counter_update(self.table_name, key, charged=charged, held=held, budget=budget)
             update["ConditionExpression"] = "attribute_not_exists(pk)"
             # If another process created it first, its figure stands.
             with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
@@ -338,7 +145,10 @@ class DynamoDBLedger(ReportsMixin):
         at = at or utcnow()
         start, end = budget.period_bounds(at)
         key = self._ensure_counter(budget, at)
-        charged, held = self._counter_values(key) or (Decimal(0), Decimal(0))
+        charged, held = counter_values(self.client, self.table_name, key) or (
+            Decimal(0),
+            Decimal(0),
+        )
         return BudgetUsage(budget, start, end, settled=charged - held, reserved=held)
 
     # -- writes ------------------------------------------------------------------------
@@ -387,7 +197,7 @@ class DynamoDBLedger(ReportsMixin):
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": self._call_item(
+                    "Item": self._item(
                         record,
                         version=1,
                         counters=[dict(k, unit=b.unit) for b, k, _ in applicable] + later,
@@ -400,8 +210,8 @@ class DynamoDBLedger(ReportsMixin):
             headroom = budget.limit - amount if budget.mode == "hard" else None
             if headroom is not None and headroom < 0:
                 self._refuse(budget, record, key, amount)
-            update = self._counter_update(
-                key, charged=amount, held=amount, budget=budget, headroom=headroom
+            update = counter_update(
+                self.table_name, key, charged=amount, held=amount, budget=budget, headroom=headroom
             )
             items.append({"Update": update})
         try:
@@ -423,7 +233,9 @@ class DynamoDBLedger(ReportsMixin):
 
     def _soft_check(self, record: CallRecord, budgets: Sequence[Budget]) -> BudgetCheck:
         def charged(budget: Budget) -> int:
-            values = self._counter_values(counter_key(budget, record.started_at))
+            values = counter_values(
+                self.client, self.table_name, counter_key(budget, record.started_at)
+            )
             total = values[0] if values else Decimal(0)
             return int(total) if budget.unit == "tokens" else _nano(total)
 
@@ -432,7 +244,7 @@ class DynamoDBLedger(ReportsMixin):
     def _refuse(
         self, budget: Budget, record: CallRecord, key: Mapping[str, str], amount: Decimal
     ) -> None:
-        charged = (self._counter_values(key) or (Decimal(0), Decimal(0)))[0]
+        charged = (counter_values(self.client, self.table_name, key) or (Decimal(0), Decimal(0)))[0]
         if budget.unit == "tokens":
             current, requested = int(charged), int(amount)
         else:
@@ -462,18 +274,18 @@ class DynamoDBLedger(ReportsMixin):
         raise LedgerError(f"could not settle call {record.id!r}: the row kept changing")
 
     def _replace(self, old_item: Mapping[str, Any], new: CallRecord) -> None:
-        old = self._record_from_item(old_item)
-        version = int(self._de.deserialize(old_item["version"]))
+        old = record_from_item(old_item)
+        version = int(DESERIALIZER.deserialize(old_item["version"]))
         counters = [
             {str(k): str(v) for k, v in c.items()}
-            for c in self._de.deserialize(old_item.get("counters", {"L": []}))
+            for c in DESERIALIZER.deserialize(old_item.get("counters", {"L": []}))
         ]
         before, after = charge_of(old), charge_of(new)
         items: list[dict[str, Any]] = [
             {
                 "Put": {
                     "TableName": self.table_name,
-                    "Item": self._call_item(new, version=version + 1, counters=counters),
+                    "Item": self._item(new, version=version + 1, counters=counters),
                     "ConditionExpression": "#v = :v",
                     "ExpressionAttributeNames": {"#v": "version"},
                     "ExpressionAttributeValues": {":v": {"N": str(version)}},
@@ -488,7 +300,9 @@ class DynamoDBLedger(ReportsMixin):
             held = -old_amount if old.status == "reserved" else Decimal(0)
             if new_amount == old_amount and held == 0:
                 continue
-            update = self._counter_update(counter, charged=new_amount - old_amount, held=held)
+            update = counter_update(
+                self.table_name, counter, charged=new_amount - old_amount, held=held
+            )
             items.append({"Update": update})
         self._transact(items)
 
@@ -496,7 +310,7 @@ class DynamoDBLedger(ReportsMixin):
         try:
             self.client.put_item(
                 TableName=self.table_name,
-                Item=self._call_item(record, version=1, counters=()),
+                Item=self._item(record, version=1, counters=()),
                 ConditionExpression="attribute_not_exists(pk)",
             )
         except self.client.exceptions.ConditionalCheckFailedException as exc:
@@ -517,8 +331,8 @@ class DynamoDBLedger(ReportsMixin):
             KeyConditionExpression="open_pk = :open",
             ExpressionAttributeValues={":open": {"S": "OPEN"}},
         ):
-            record = self._record_from_item(item)
-            host = self._de.deserialize(item["host"]) if "host" in item else None
+            record = record_from_item(item)
+            host = DESERIALIZER.deserialize(item["host"]) if "host" in item else None
             if host == self.host and record.process_id and not pid_alive(record.process_id):
                 reason = "process_gone"
             elif record.started_at < cutoff:
@@ -526,9 +340,9 @@ class DynamoDBLedger(ReportsMixin):
             else:
                 continue
             fresh = self._get_call(record.id)  # the index is eventually consistent
-            if fresh is None or self._de.deserialize(fresh["status"]) != "reserved":
+            if fresh is None or DESERIALIZER.deserialize(fresh["status"]) != "reserved":
                 continue
-            aborted = reconciled_record(self._record_from_item(fresh), reason, now)
+            aborted = reconciled_record(record_from_item(fresh), reason, now)
             try:
                 self._replace(fresh, aborted)
             except self.client.exceptions.TransactionCanceledException:
@@ -540,7 +354,10 @@ class DynamoDBLedger(ReportsMixin):
         record = validate_record(record, final=True)
         for _ in range(MAX_TRANSACTION_ATTEMPTS):
             old = self._get_call(record.id)
-            if old is None or self._de.deserialize(old.get("cost_basis", {"S": ""})) != "pending":
+            if (
+                old is None
+                or DESERIALIZER.deserialize(old.get("cost_basis", {"S": ""})) != "pending"
+            ):
                 return False
             try:
                 # One transaction: the row (if its version is still the one read, so still
@@ -584,7 +401,7 @@ class DynamoDBLedger(ReportsMixin):
                     },
                 )
             )
-        found = [self._record_from_item(item) for item in items]
+        found = [record_from_item(item) for item in items]
         # The index is eventually consistent: keep what is still pending.
         found = [r for r in found if r.cost_basis == "pending" and r.status != "reserved"]
         return sorted(found, key=lambda r: (r.started_at, r.id))
@@ -624,7 +441,7 @@ class DynamoDBLedger(ReportsMixin):
             )
         found: list[CallRecord] = []
         for item in items:
-            record = self._record_from_item(item)
+            record = record_from_item(item)
             if (
                 (since is not None and record.started_at < since)
                 or (until is not None and record.started_at >= until)
@@ -656,3 +473,15 @@ def _nano(amount: Decimal) -> int:
     from gptoss_aws.ledger.base import usd_to_nano
 
     return usd_to_nano(amount)
+
+
+# The table's helpers, importable from here as before the layout had its own module.
+__all__ = [
+    "DAY_INDEX",
+    "OPEN_INDEX",
+    "PENDING_INDEX",
+    "DynamoDBLedger",
+    "counter_key",
+    "create_table",
+    "migrate_table",
+]
