@@ -28,6 +28,8 @@ def test_a_driver_runs_cuda_up_to_the_highest_row_it_meets() -> None:
     assert cuda_supported_by_driver((580, 65, 6)) == (13, 0)
     assert cuda_supported_by_driver((550, 163, 1)) == (12, 4)
     assert cuda_supported_by_driver((470, 42, 1)) == (11, 4)
+    # Between 11.4 and 11.8 every minor version has its row: 515.43.04 runs 11.7, not 11.4.
+    assert cuda_supported_by_driver((515, 43, 4)) == (11, 7)
     assert cuda_supported_by_driver((450, 0)) is None
     assert min_driver_for((13, 0)) == (580, 65, 6)
     assert min_driver_for((10, 2)) is None

@@ -15,10 +15,11 @@ IMAGE_CUDA_SOURCE = (
     f"{BASE_IMAGE}; default image on CUDA 13.0 since v0.20.0 (vllm-project/vllm #42738)"
 )
 
-# Minimum Linux x86_64 driver per CUDA minor version: NVIDIA CUDA Toolkit release notes,
-# table "CUDA Toolkit and Minimum Required Driver Version". A driver runs every CUDA up to the
-# highest row it meets; without CUDA forward compatibility an older driver cannot run a newer
-# runtime.
+# Minimum Linux x86_64 driver per CUDA minor version (its GA release): NVIDIA CUDA Toolkit
+# release notes, table "CUDA Toolkit and Corresponding Driver Versions". A driver runs every
+# CUDA up to the highest row it meets; without CUDA forward compatibility an older driver
+# cannot run a newer runtime. Every minor version from 11.4 on has a row (12.7 was never
+# released), so a driver between two rows is never credited with less than it runs.
 MIN_DRIVER_FOR_CUDA: tuple[tuple[tuple[int, int], tuple[int, ...]], ...] = (
     ((13, 0), (580, 65, 6)),
     ((12, 9), (575, 51, 3)),
@@ -31,6 +32,9 @@ MIN_DRIVER_FOR_CUDA: tuple[tuple[tuple[int, int], tuple[int, ...]], ...] = (
     ((12, 1), (530, 30, 2)),
     ((12, 0), (525, 60, 13)),
     ((11, 8), (520, 61, 5)),
+    ((11, 7), (515, 43, 4)),
+    ((11, 6), (510, 39, 1)),
+    ((11, 5), (495, 29, 5)),
     ((11, 4), (470, 42, 1)),
 )
 
