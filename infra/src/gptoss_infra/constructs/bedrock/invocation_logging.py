@@ -28,7 +28,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import CfnResource, Duration, RemovalPolicy, Stack
+from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
@@ -38,46 +38,10 @@ from constructs import Construct
 
 from ...rehearsal.intent import declare_retained
 from .._common import PropErrors, acknowledge, is_literal
+from ._logging_provider import configuration_resource
 
 # The log stream Bedrock writes to inside the configured log group (model-invocation-logging).
 BEDROCK_LOG_STREAM = "aws/bedrock/modelinvocations"
-# The AwsCustomResource provider is a singleton Lambda function per stack, with this id
-# (aws-cdk-lib custom-resources: lambdaPurpose "AWS" + PROVIDER_FUNCTION_UUID).
-_PROVIDER_ID = "AWS" + cr.AwsCustomResource.PROVIDER_FUNCTION_UUID.replace("-", "")
-
-_PROVIDER_ACKS = (
-    (
-        "NIST.800.53.R5-LambdaInsideVPC",
-        "The AwsCustomResource provider only calls the Bedrock control-plane API "
-        "(Put/DeleteModelInvocationLoggingConfiguration) during deployments; it handles no "
-        "data and needs no VPC.",
-    ),
-    (
-        "HIPAA.Security-LambdaInsideVPC",
-        "The AwsCustomResource provider only calls the Bedrock control-plane API during "
-        "deployments; it handles no PHI and needs no VPC.",
-    ),
-    (
-        "NIST.800.53.R5-LambdaConcurrency",
-        "Invoked by CloudFormation once per create/update/delete of the stack; a reserved "
-        "concurrency limit would protect nothing.",
-    ),
-    (
-        "HIPAA.Security-LambdaConcurrency",
-        "Invoked by CloudFormation once per create/update/delete of the stack; a reserved "
-        "concurrency limit would protect nothing.",
-    ),
-    (
-        "NIST.800.53.R5-LambdaDLQ",
-        "Invoked synchronously by CloudFormation, which reports a failed call as a failed "
-        "stack operation; there is no asynchronous event to dead-letter.",
-    ),
-    (
-        "HIPAA.Security-LambdaDLQ",
-        "Invoked synchronously by CloudFormation, which reports a failed call as a failed "
-        "stack operation; there is no asynchronous event to dead-letter.",
-    ),
-)
 
 
 class InvocationLogging(Construct):
@@ -359,60 +323,6 @@ class InvocationLogging(Construct):
             )
         return role
 
-    def _provider_access(self, provider_logs: logs.LogGroup) -> tuple[iam.ManagedPolicy, iam.Role]:
-        """The custom resource's role: configure logging, write its own logs, pass ours."""
-        statements = [
-            iam.PolicyStatement(
-                sid="ConfigureModelInvocationLogging",
-                actions=[
-                    "bedrock:PutModelInvocationLoggingConfiguration",
-                    "bedrock:DeleteModelInvocationLoggingConfiguration",
-                ],
-                # Neither action supports resource-level permissions (Service
-                # Authorization Reference, Amazon Bedrock: no resource type).
-                resources=["*"],
-            ),
-            iam.PolicyStatement(
-                sid="WriteProviderLogs",
-                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
-                resources=[provider_logs.log_group_arn],
-            ),
-        ]
-        if self.role is not None:
-            statements.append(
-                iam.PolicyStatement(
-                    sid="PassLoggingRoleToBedrock",
-                    actions=["iam:PassRole"],
-                    resources=[self.role.role_arn],
-                    conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
-                )
-            )
-        provider_policy = iam.ManagedPolicy(
-            self,
-            "ProviderPolicy",
-            description="Turns Bedrock model invocation logging on and off",
-            statements=statements,
-        )
-        provider_role = iam.Role(
-            self,
-            "ProviderRole",
-            description="Runs the custom resource that configures Bedrock invocation logging",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            managed_policies=[provider_policy],
-        )
-        acknowledge(
-            provider_policy,
-            [
-                (
-                    "AwsSolutions-IAM5[Resource::*]",
-                    "bedrock:PutModelInvocationLoggingConfiguration and "
-                    "DeleteModelInvocationLoggingConfiguration have no resource type; IAM "
-                    "accepts only '*' for them (Service Authorization Reference, Amazon Bedrock).",
-                )
-            ],
-        )
-        return provider_policy, provider_role
-
     def _custom_resource(
         self,
         stack: Stack,
@@ -428,46 +338,7 @@ class InvocationLogging(Construct):
             retention=retention,
             removal_policy=removal_policy,
         )
-        provider_policy, provider_role = self._provider_access(provider_logs)
-        call = cr.AwsSdkCall(
-            service="bedrock",
-            action="PutModelInvocationLoggingConfiguration",
-            parameters={"loggingConfig": logging_config},
-            physical_resource_id=cr.PhysicalResourceId.of(
-                f"bedrock-invocation-logging-{stack.region}"
-            ),
-        )
-        resource = cr.AwsCustomResource(
-            self,
-            "Configuration",
-            on_create=call,
-            on_update=call,
-            on_delete=cr.AwsSdkCall(
-                service="bedrock", action="DeleteModelInvocationLoggingConfiguration"
-            ),
-            role=provider_role,
-            log_group=provider_logs,
-            timeout=Duration.minutes(2),
-            # The Lambda runtime's SDK has the bedrock client; no npm install at deploy time.
-            install_latest_aws_sdk=False,
-        )
-        # The provider's permissions come from a managed policy, which the custom resource
-        # does not reference: order it explicitly.
-        resource.node.add_dependency(provider_policy)
-        provider = stack.node.try_find_child(_PROVIDER_ID)
-        principal = resource.grant_principal
-        if principal is not provider_role and hasattr(principal, "add_managed_policy"):
-            # Another AwsCustomResource created the stack's singleton provider first, with
-            # its own role: give that role our permissions too.
-            principal.add_managed_policy(provider_policy)
-        elif provider is not None and isinstance(provider.node.default_child, CfnResource):
-            # aws-lambda's Function makes itself depend on its role (to wait for the role's
-            # inline default policy). Ours has none and the role is already referenced
-            # (Fn::GetAtt Role), so the DependsOn is redundant (cfn-lint W3005).
-            provider.node.default_child.add_deletion_override("DependsOn")
-        if provider is not None:
-            acknowledge(provider, _PROVIDER_ACKS)
-        return resource
+        return configuration_resource(self, logging_config, provider_logs, self.role)
 
 
 def _join(prefix: str, path: str) -> str:
