@@ -25,7 +25,7 @@ from pathlib import Path
 
 from gptoss_aws.budgets import Budget
 from gptoss_aws.ledger.sqlite import SQLiteLedger
-from gptoss_aws.streaming.sse import SSEDecoder
+from gptoss_aws.streaming._sse import SSEDecoder
 from gptoss_aws.types import CallRecord
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import stated_prices
 
-from gptoss_aws.cli_commands import advise as advise_cmd
+from gptoss_aws._cli_commands import advise as advise_cmd
 from gptoss_aws.costing import InstanceTimeline
 from gptoss_aws.ledger import open_ledger
 from gptoss_aws.types import CallRecord

@@ -13,12 +13,12 @@ from typing import Self
 import pytest
 from test_tracking import FakePrices
 
+from gptoss_aws._cli_commands import costs
 from gptoss_aws.backends import registry
 from gptoss_aws.backends._request import ChatRequest
 from gptoss_aws.backends.base import BackendBase, BackendResult, ChunkStream, Target
 from gptoss_aws.backends.registry import BackendCostBasis
 from gptoss_aws.budgets import Budget
-from gptoss_aws.cli_commands import costs
 from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.ledger import SQLiteLedger
 from gptoss_aws.pricing.records import TokenPrice

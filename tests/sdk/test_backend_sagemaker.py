@@ -41,7 +41,7 @@ from gptoss_aws.errors import (
     PermissionDeniedError,
     ThrottledError,
 )
-from gptoss_aws.streaming.accumulate import ChunkAccumulator
+from gptoss_aws.streaming._accumulate import ChunkAccumulator
 
 ENDPOINT = "gpt-oss-ep"
 

@@ -14,7 +14,7 @@ import pytest
 from gptoss_aws.budgets import Budget, load_budgets, make_budgets
 from gptoss_aws.errors import BudgetExceededError, BudgetWarning, ConfigurationError
 from gptoss_aws.ledger import SQLiteLedger
-from gptoss_aws.ledger.schema import iso
+from gptoss_aws.ledger._schema import iso
 from gptoss_aws.types import CallRecord
 
 

@@ -17,10 +17,10 @@ from test_backend_vllm_replay import (
 )
 from test_client_harness import FakeTracker
 
+from gptoss_aws._cli_commands import chat
 from gptoss_aws.backends.bedrock import BedrockBackend
 from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
 from gptoss_aws.backends.sagemaker import SageMakerBackend
-from gptoss_aws.cli_commands import chat
 from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.types import Cost
 

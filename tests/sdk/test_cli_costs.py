@@ -17,7 +17,7 @@ from types import ModuleType
 import pytest
 
 from gptoss_aws import cli
-from gptoss_aws.cli_commands.costs import parse_when
+from gptoss_aws._cli_commands.costs import parse_when
 from gptoss_aws.ledger import SQLiteLedger
 from gptoss_aws.types import CallRecord
 

@@ -26,7 +26,7 @@ from gptoss_aws.ledger import (
     default_ledger_path,
     open_ledger,
 )
-from gptoss_aws.ledger.schema import MIGRATIONS, SCHEMA_VERSION, migrate
+from gptoss_aws.ledger._schema import MIGRATIONS, SCHEMA_VERSION, migrate
 from gptoss_aws.ledger.sqlite import pid_alive
 from gptoss_aws.types import CallRecord
 

@@ -27,8 +27,8 @@ from gptoss_aws.cli import main
 from gptoss_aws.costing.capacity import InstanceTimeline
 from gptoss_aws.errors import UnpricedError
 from gptoss_aws.ledger import SQLiteLedger
+from gptoss_aws.ledger._schema import MIGRATIONS, SCHEMA_VERSION
 from gptoss_aws.ledger.dynamodb import DynamoDBLedger, create_table, migrate_table
-from gptoss_aws.ledger.schema import MIGRATIONS, SCHEMA_VERSION
 from gptoss_aws.pricing import PriceBook
 from gptoss_aws.reports.summary import summarize, timeline_allocator
 from gptoss_aws.tracking import CallIntent, Tracker
@@ -321,11 +321,11 @@ def test_a_dynamodb_table_from_before_the_pending_index_is_migrated() -> None:
 def test_refresh_prices_pending_rows_and_says_what_changed(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from gptoss_aws.cli_commands import prices as prices_cmd
+    from gptoss_aws._cli_commands import prices as prices_cmd
 
     # An earlier refresh cached a us-east-1 price (no Bedrock price is bundled): that call
     # is settled now, not pending; the us-west-2 one is pending.
-    from gptoss_aws.pricing.cache import write_cache
+    from gptoss_aws.pricing._cache import write_cache
     from gptoss_aws.pricing.records import parse_tables
 
     earlier = parse_tables(stated_prices.document("us-east-1"), layer="cache", origin="test")
@@ -406,7 +406,7 @@ def test_sagemaker_windows_are_priced_at_the_hourly_price_in_force_when_they_ran
     assert book.instance_price("ml.p5.4xlarge", "us-west-2", at=in_october).usd_per_hour == 10
     assert book.instance_price("ml.p5.4xlarge", "us-west-2").usd_per_hour == 12  # now
     # The default lookup of a report: the refreshed (cached) price, applied from its date.
-    from gptoss_aws.pricing.cache import write_cache
+    from gptoss_aws.pricing._cache import write_cache
     from gptoss_aws.pricing.records import parse_tables
 
     write_cache(parse_tables(hourly("10", "2026-10-01"), layer="cache", origin="test"), None)

@@ -13,7 +13,7 @@ import stated_prices
 
 from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.pricing import PriceBook, canonical_model
-from gptoss_aws.pricing.cache import cache_path, data_home, write_cache
+from gptoss_aws.pricing._cache import cache_path, data_home, write_cache
 from gptoss_aws.pricing.catalog import load_bundled
 from gptoss_aws.pricing.provenance import primary_urls
 from gptoss_aws.pricing.records import PriceTables, parse_tables

@@ -12,7 +12,7 @@ import stated_prices
 from botocore.stub import Stubber
 from test_pricing_refresh import bedrock_token, fm_request, sagemaker_hosting, sagemaker_request
 
-from gptoss_aws.cli_commands import prices as prices_cmd
+from gptoss_aws._cli_commands import prices as prices_cmd
 from gptoss_aws.pricing import PriceBook
 
 

@@ -7,7 +7,7 @@ import json
 from collections.abc import Mapping
 
 from gptoss_aws.backends._openai_wire import parse_openai_chunk, parse_openai_completion
-from gptoss_aws.streaming.accumulate import ChunkAccumulator
+from gptoss_aws.streaming._accumulate import ChunkAccumulator
 
 REASONING = "User says hello; reply warmly, for example:"
 ONE_NAME = {"role": "assistant", "content": "Hello!", "reasoning": REASONING}

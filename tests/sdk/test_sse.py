@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_backend_vllm_replay import chat_stream_chunks, sse_bytes
 
-from gptoss_aws.streaming.sse import Event, SSEDecoder, decode_all
+from gptoss_aws.streaming._sse import Event, SSEDecoder, decode_all
 
 
 def decode_split(data: bytes, cuts: list[int]) -> list[Event]:

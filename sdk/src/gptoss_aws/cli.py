@@ -1,7 +1,7 @@
-"""The ``gptoss-aws`` command line: subcommands come from ``gptoss_aws.cli_commands``.
+"""The ``gptoss-aws`` command line: subcommands come from ``gptoss_aws._cli_commands``.
 
 Each of the modules named in COMMAND_MODULES registers its subcommand (see
-``cli_commands/__init__.py`` for the contract). One that is missing, or fails to import
+``_cli_commands/__init__.py`` for the contract). One that is missing, or fails to import
 because an optional dependency is absent, leaves the other commands working.
 """
 
@@ -31,7 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     subparsers = parser.add_subparsers(title="commands", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        module_name = f"gptoss_aws.cli_commands.{name}"
+        module_name = f"gptoss_aws._cli_commands.{name}"
         try:
             module = importlib.import_module(module_name)
         except ModuleNotFoundError as exc:

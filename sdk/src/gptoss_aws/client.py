@@ -22,12 +22,12 @@ import boto3
 import httpx
 from botocore.config import Config
 
+from gptoss_aws._resources import AsyncChat, Chat, TrackerLike, merge_tags
 from gptoss_aws.backends.base import DEFAULT_TIMEOUT, BackendBase
 from gptoss_aws.backends.bedrock import BedrockBackend
 from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
 from gptoss_aws.backends.sagemaker import SageMakerBackend
 from gptoss_aws.errors import ConfigurationError
-from gptoss_aws.resources import AsyncChat, Chat, TrackerLike, merge_tags
 from gptoss_aws.retry import RetryPolicy
 
 if TYPE_CHECKING:

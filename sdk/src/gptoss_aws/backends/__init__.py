@@ -2,7 +2,7 @@
 
 Each backend turns a validated ``ChatRequest`` into a ``ChatCompletion`` or a stream of
 ``ChatCompletionChunk`` and maps its transport's failures onto ``gptoss_aws.errors``.
-Retries, budgets and the ledger live above them, in ``gptoss_aws.resources``, so all three
+Retries, budgets and the ledger live above them, in ``gptoss_aws._resources``, so all three
 behave the same.
 """
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Self
 
 from gptoss_aws.backends._openai_wire import parse_openai_chunk
-from gptoss_aws.streaming.sse import SSEDecoder
+from gptoss_aws.streaming._sse import SSEDecoder
 from gptoss_aws.types import Backend, ChatCompletionChunk
 
 

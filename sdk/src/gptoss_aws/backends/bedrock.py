@@ -63,7 +63,7 @@ from gptoss_aws.backends.registry import BackendCostBasis
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.models import MODELS, get_model
 from gptoss_aws.pricing.regions import SERVICE_TIERS, canonical_tier
-from gptoss_aws.streaming.accumulate import arguments_json
+from gptoss_aws.streaming._accumulate import arguments_json
 from gptoss_aws.types import (
     ChatCompletion,
     ChatCompletionChunk,

@@ -25,13 +25,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from gptoss_aws.backends.registry import billed_by_instance_hours
+from gptoss_aws.costing._intervals import as_utc, in_flight, merge_intervals
 from gptoss_aws.costing.allocation import SECONDS_PER_HOUR
 from gptoss_aws.costing.capacity import InstanceTimeline, exact_seconds
-from gptoss_aws.costing.intervals import as_utc, in_flight, merge_intervals
 from gptoss_aws.costing.per_token import token_cost, usage_of
 from gptoss_aws.errors import ConfigurationError, UnpricedError
+from gptoss_aws.pricing._model_names import canonical_model
 from gptoss_aws.pricing.catalog import PriceBook
-from gptoss_aws.pricing.model_names import canonical_model
 from gptoss_aws.pricing.records import (
     TOKENS_PER_MILLION,
     InstancePrice,

@@ -35,8 +35,8 @@ from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
 from gptoss_aws.backends.registry import billed_by_instance_hours
+from gptoss_aws.costing._intervals import as_utc, in_flight, merge_intervals
 from gptoss_aws.costing.capacity import InstanceTimeline, exact_seconds
-from gptoss_aws.costing.intervals import as_utc, in_flight, merge_intervals
 from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.pricing.records import InstancePrice
 from gptoss_aws.types import CallRecord, Cost

@@ -156,7 +156,7 @@ def _cache_file(cache_dir: Path, requests: Sequence[Mapping[str, Any]]) -> Path:
 
 
 def _default_cache_dir() -> Path:
-    from gptoss_aws.pricing.cache import data_home
+    from gptoss_aws.pricing._cache import data_home
 
     return data_home() / "ce-cache"
 

@@ -44,7 +44,7 @@ from gptoss_aws.types import CallRecord, CallStatus, CostBasis
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gptoss_aws.ledger.pending import PendingFill, PendingPrices
+    from gptoss_aws.ledger._pending import PendingFill, PendingPrices
     from gptoss_aws.reports.summary import Allocator, CostReport
 
 # Soft-budget warnings are logged under the budgets module's name, where users look for them.
@@ -413,7 +413,7 @@ class ReportsMixin:
         raise NotImplementedError
 
     def price_pending(self, prices: PendingPrices) -> PendingFill:
-        from gptoss_aws.ledger.pending import price_pending
+        from gptoss_aws.ledger._pending import price_pending
 
         return price_pending(cast("Ledger", self), prices)
 

@@ -40,8 +40,8 @@ from typing import TYPE_CHECKING, Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from gptoss_aws.budgets import Budget
+from gptoss_aws.ledger._schema import iso, parse_iso
 from gptoss_aws.ledger.base import charge_of
-from gptoss_aws.ledger.schema import iso, parse_iso
 from gptoss_aws.types import CallRecord
 
 if TYPE_CHECKING:

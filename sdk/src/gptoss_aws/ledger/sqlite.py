@@ -31,6 +31,7 @@ from typing import Any
 
 from gptoss_aws.budgets import Budget
 from gptoss_aws.errors import InvalidRecordError, LedgerError
+from gptoss_aws.ledger._schema import COLUMNS, iso, migrate, record_to_row, row_to_record
 from gptoss_aws.ledger.base import (
     NANO,
     BudgetUsage,
@@ -41,7 +42,6 @@ from gptoss_aws.ledger.base import (
     utcnow,
     validate_record,
 )
-from gptoss_aws.ledger.schema import COLUMNS, iso, migrate, record_to_row, row_to_record
 from gptoss_aws.types import CallRecord
 
 LEDGER_FILENAME = "ledger.sqlite3"

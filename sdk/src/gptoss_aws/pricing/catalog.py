@@ -30,10 +30,10 @@ from os import PathLike
 from typing import Any, TypeVar
 
 from gptoss_aws.errors import UnpricedError
-from gptoss_aws.pricing.cache import read_cache
+from gptoss_aws.pricing._cache import read_cache
+from gptoss_aws.pricing._model_names import canonical_model
+from gptoss_aws.pricing._overrides import OverrideSource, load_overrides
 from gptoss_aws.pricing.inference_profiles import resolve_inference_profile
-from gptoss_aws.pricing.model_names import canonical_model
-from gptoss_aws.pricing.overrides import OverrideSource, load_overrides
 from gptoss_aws.pricing.provenance import check_primary_sources
 from gptoss_aws.pricing.records import (
     InstancePrice,
@@ -69,7 +69,7 @@ def _fixes(region: str) -> str:
     return (
         f"Fill it with `{fill_command(region)}` (AWS Price List API, needs "
         "pricing:GetProducts), or with a price override (`gptoss-aws prices fill "
-        "--prices-file prices.toml`; format in gptoss_aws.pricing.overrides). Until then calls "
+        "--prices-file prices.toml`; format in gptoss_aws.pricing._overrides). Until then calls "
         "are recorded with their cost pending, never $0."
     )
 

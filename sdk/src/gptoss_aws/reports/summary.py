@@ -332,7 +332,7 @@ class CostReport:
         return f"gpt-oss costs{grouped}, from {since} to {until} (UTC)"
 
     def _repr_html_(self) -> str:
-        from gptoss_aws.reports.html import render_html
+        from gptoss_aws.reports._html import render_html
 
         return render_html(self)
 

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, Self, TypeVar
 import anyio
 import anyio.to_thread
 
-from gptoss_aws.streaming.accumulate import ChunkAccumulator
+from gptoss_aws.streaming._accumulate import ChunkAccumulator
 from gptoss_aws.types import Backend, ChatCompletion, ChatCompletionChunk, Cost, Usage
 
 if TYPE_CHECKING:

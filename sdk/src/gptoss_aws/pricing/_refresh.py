@@ -36,7 +36,7 @@ from typing import Any
 
 from gptoss_aws.errors import UnreadableProductError
 from gptoss_aws.models import MODELS
-from gptoss_aws.pricing.cache import read_cache, write_cache
+from gptoss_aws.pricing._cache import read_cache, write_cache
 from gptoss_aws.pricing.catalog import load_bundled
 from gptoss_aws.pricing.records import (
     InstancePrice,

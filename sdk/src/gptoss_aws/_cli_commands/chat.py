@@ -23,9 +23,9 @@ from gptoss_aws.types import ChatCompletion, Cost, ToolCall, Usage
 from gptoss_facts.text import usd
 
 if TYPE_CHECKING:
+    from gptoss_aws._resources import TrackerLike
     from gptoss_aws.backends.base import BackendBase
     from gptoss_aws.client import GptOss
-    from gptoss_aws.resources import TrackerLike
 
 TrackerFactory = Callable[[argparse.Namespace], "TrackerLike | None"]
 

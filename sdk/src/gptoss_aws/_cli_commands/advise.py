@@ -24,7 +24,7 @@ TimelineLoader = Callable[[argparse.Namespace, datetime, datetime], list[Instanc
 
 def _moment(text: str) -> datetime:
     """The same forms as `costs --since`: 7d, 24h, a date or an ISO time (UTC if naive)."""
-    from gptoss_aws.cli_commands.costs import parse_when
+    from gptoss_aws._cli_commands.costs import parse_when
 
     try:
         return parse_when(text)

@@ -113,7 +113,7 @@ def run_list(args: argparse.Namespace) -> int:
 
 
 def run_refresh(args: argparse.Namespace, pricing_client: Any = None) -> int:
-    from gptoss_aws.pricing.refresh import refresh
+    from gptoss_aws.pricing._refresh import refresh
 
     regions = args.regions
     if not regions:
