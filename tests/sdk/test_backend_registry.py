@@ -62,7 +62,14 @@ class EchoBackend(BackendBase):
     cost_basis = BackendCostBasis.CALLER_PRICED
     telemetry_provider = "echo"
     title = "echo server"
+    cli_flag, cli_metavar, cli_help = "--echo-test", "URL", "an echo server (test)"
     timeout = 1.0
+
+    @classmethod
+    def from_cli(cls, value: str, args: argparse.Namespace) -> EchoBackend:
+        backend = cls()
+        backend.timeout = args.timeout
+        return backend
 
     def target(self) -> Target:
         return Target(backend=self.name, model="gpt-oss-120b", endpoint="echo://")
@@ -122,3 +129,17 @@ def test_a_backend_must_declare_its_cost_basis_as_the_enum() -> None:
             cost_basis = "per_token"  # type: ignore[assignment]
 
     assert "bad-test" not in registry.backend_names()
+
+
+@pytest.mark.usefixtures("echo_registered")
+def test_a_new_backend_class_gets_its_chat_flag_and_a_client_without_other_edits() -> None:
+    from gptoss_aws._cli_commands import chat
+
+    parser = argparse.ArgumentParser()
+    chat.register(parser.add_subparsers())
+    args = parser.parse_args(["chat", "--echo-test", "echo://", "--timeout", "7", "hi"])
+    client = chat.build_client(args, None)
+    assert isinstance(client.backend, EchoBackend)
+    assert client.timeout == 7
+    with pytest.raises(SystemExit):
+        parser.parse_args(["chat", "--echo-test", "x", "--bedrock", "gpt-oss-120b", "hi"])

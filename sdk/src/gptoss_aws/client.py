@@ -26,6 +26,7 @@ from gptoss_aws._resources import AsyncChat, Chat, TrackerLike, merge_tags
 from gptoss_aws.backends.base import DEFAULT_TIMEOUT, BackendBase
 from gptoss_aws.backends.bedrock import BedrockBackend
 from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
+from gptoss_aws.backends.registry import BackendCostBasis
 from gptoss_aws.backends.sagemaker import SageMakerBackend
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.retry import RetryPolicy
@@ -42,13 +43,14 @@ if TYPE_CHECKING:
 def _resolve_tracker(
     tracker: TrackerLike | Literal["auto"] | None, backend: BackendBase
 ) -> TrackerLike | None:
-    """``"auto"`` (the default): every SageMaker and Bedrock call goes to the default ledger
-    with the bundled prices, so ``cost`` is filled in without setup. An OpenAI-compatible
-    server has no AWS price to look up: it is tracked only when given a per-token ``price``
-    (or an explicit tracker). ``None`` turns tracking off."""
+    """``"auto"`` (the default): every call of a backend AWS bills (SageMaker, Bedrock) goes
+    to the default ledger with the bundled prices, so ``cost`` is filled in without setup. A
+    caller-priced backend (an OpenAI-compatible server) has no AWS price to look up: it is
+    tracked only when given a per-token ``price`` (or an explicit tracker). ``None`` turns
+    tracking off."""
     if tracker != "auto":
         return tracker
-    if isinstance(backend, OpenAICompatibleBackend) and backend.price is None:
+    if backend.cost_basis is BackendCostBasis.CALLER_PRICED and backend.target().price is None:
         return None
     from gptoss_aws.tracking import AutoTracker
 
