@@ -32,7 +32,11 @@ FORBIDDEN: dict[str, frozenset[str]] = {
     "infra/src": frozenset({"gptoss_container", "vllm", "torch"}),
 }
 # distribution folder -> the first-party distributions it may declare
-FIRST_PARTY = {"gptoss_facts": "gptoss-facts", "gptoss_aws": "gptoss-aws"}
+FIRST_PARTY = {
+    "gptoss_facts": "gptoss-facts",
+    "gptoss_aws": "gptoss-aws",
+    "gptoss_deploy": "gptoss-deploy",
+}
 
 
 def imported_modules(path: Path) -> set[str]:

@@ -172,7 +172,7 @@ class ContainerSettings(BaseModel):
             f"`{CONTEXT_LENGTH}` (the checkpoint's `max_position_embeddings` if smaller); "
             f"at most {CONTEXT_LENGTH}",
             "gpt-oss context length, model card",
-            f"set a token count up to {CONTEXT_LENGTH} (128K = 131072 also works)",
+            f"set a token count up to {CONTEXT_LENGTH} (128K = {CONTEXT_LENGTH} also works)",
             vllm_dest="max_model_len",
         ),
     ] = CONTEXT_LENGTH
