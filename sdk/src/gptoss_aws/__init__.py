@@ -35,8 +35,8 @@ from gptoss_aws.errors import (
 from gptoss_aws.ledger import open_ledger
 from gptoss_aws.pricing.catalog import PriceBook
 from gptoss_aws.pricing.records import TokenPrice
+from gptoss_aws.reports.allocators import aws_allocator
 from gptoss_aws.reports.plot import plot_spend
-from gptoss_aws.reports.summary import aws_allocator
 from gptoss_aws.retry import RetryPolicy
 from gptoss_aws.telemetry import EmfExporter, OtelSpanExporter
 from gptoss_aws.tracking import Tracker

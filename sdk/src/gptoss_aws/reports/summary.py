@@ -24,28 +24,24 @@ import csv
 import io
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.reports._notes import fill_commands, report_notes
+from gptoss_aws.reports.allocators import AllocateBy, Allocator, aws_allocator, timeline_allocator
 from gptoss_aws.types import CallRecord
 from gptoss_facts.text import render_table, usd
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gptoss_aws.costing.allocation import Allocation, IdleBasis
-    from gptoss_aws.costing.capacity import InstanceTimeline
-    from gptoss_aws.pricing.records import InstancePrice
+    from gptoss_aws.costing.allocation import Allocation
 
 logger = logging.getLogger(__name__)
-
-AllocateBy = Literal["tokens", "output_tokens", "latency"]
-# (SageMaker calls in the window, window start, window end, weight) -> Allocation.
-Allocator = Callable[[Sequence[CallRecord], datetime, datetime, AllocateBy], "Allocation"]
 
 IDLE = "(idle)"
 NONE = "(none)"
@@ -56,88 +52,6 @@ _RECORD_KEYS = (
 )  # fmt: skip
 _TIME_KEYS = ("hour", "day", "week", "month")
 GROUP_KEYS_HELP = ", ".join((*_RECORD_KEYS, *_TIME_KEYS, "tags.<key>"))
-
-
-def _in_force_at(start: datetime) -> Callable[[str, str], InstancePrice]:
-    """The default price lookup of a window: the book's hourly price in force when the
-    window starts (a price applies from its as_of date), so a later price change does not
-    reprice past windows."""
-    from gptoss_aws.pricing import PriceBook
-
-    book = PriceBook.load()
-    return lambda instance_type, region: book.instance_price(instance_type, region, at=start)
-
-
-def timeline_allocator(
-    timelines: Sequence[InstanceTimeline],
-    price_lookup: Callable[[str, str], InstancePrice] | None = None,
-    *,
-    idle_basis: IdleBasis = "unattributed",
-) -> Allocator:
-    """An allocator over known instance timelines (declared, or from
-    ``costing.capacity.timelines_from_endpoint``), priced by ``price_lookup`` (default: the
-    price book's hourly price in force when the window starts)."""
-    from gptoss_aws.costing.allocation import allocate
-
-    def run(
-        calls: Sequence[CallRecord], start: datetime, end: datetime, weight: AllocateBy
-    ) -> Allocation:
-        lookup = price_lookup or _in_force_at(start)
-        return allocate(
-            start, end, timelines, lookup, calls, weight, idle_basis=idle_basis,
-            missing_price="pending",
-        )  # fmt: skip
-
-    return run
-
-
-def aws_allocator(
-    price_lookup: Callable[[str, str], InstancePrice] | None = None,
-    *,
-    idle_basis: IdleBasis = "unattributed",
-    session: Any | None = None,
-    endpoints: Sequence[tuple[str, str]] = (),
-) -> Allocator:
-    """An allocator that reads each endpoint's instance timeline from AWS in the calls'
-    regions (``costing.capacity.timelines_from_endpoint``: measured from DescribeEndpoint and
-    Application Auto Scaling activities, or estimated from CloudWatch as a labelled
-    fallback). ``endpoints`` ((name, region) pairs) are read even when the window holds none
-    of their calls, so their idle time is in the report. An endpoint that cannot be
-    described (deleted, no permission) is logged and its calls stay pending allocation."""
-    from gptoss_aws.costing.allocation import allocate
-    from gptoss_aws.costing.capacity import timelines_from_endpoint
-
-    def run(
-        calls: Sequence[CallRecord], start: datetime, end: datetime, weight: AllocateBy
-    ) -> Allocation:
-        import boto3
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        factory = session or boto3.session.Session()
-        timelines: list[InstanceTimeline] = []
-        named = {(c.endpoint, c.region) for c in calls if c.endpoint} | set(endpoints)
-        for endpoint, region in sorted(named, key=str):
-            assert endpoint is not None  # filtered above
-            try:
-                timelines += timelines_from_endpoint(
-                    endpoint,
-                    start,
-                    end,
-                    sagemaker_client=factory.client("sagemaker", region_name=region),
-                    cloudwatch_client=factory.client("cloudwatch", region_name=region),
-                    autoscaling_client=factory.client(
-                        "application-autoscaling", region_name=region
-                    ),
-                )
-            except (ClientError, BotoCoreError, ConfigurationError) as exc:
-                logger.warning("cannot read the instances of endpoint %s: %s", endpoint, exc)
-        lookup = price_lookup or _in_force_at(start)
-        return allocate(
-            start, end, timelines, lookup, calls, weight, idle_basis=idle_basis,
-            missing_price="pending",
-        )  # fmt: skip
-
-    return run
 
 
 def group_value(record: CallRecord, key: str) -> str:
@@ -374,18 +288,9 @@ def summarize(
     for row in rows:
         total.merge(row)
     report = CostReport(keys, rows, total, since, until, allocation=allocation)
-    report.fill_commands = tuple(_fill_commands(calls, allocation))
-    report.notes = _notes(report, calls)
+    report.fill_commands = tuple(fill_commands(calls, allocation))
+    report.notes = report_notes(report, calls)
     return report
-
-
-def _fill_commands(calls: Sequence[CallRecord], allocation: Allocation | None) -> list[str]:
-    from gptoss_aws.pricing.catalog import fill_command
-
-    regions = {c.region or "REGION" for c in calls if c.cost_basis == "pending"}
-    if allocation is not None:
-        regions.update(window.region for window in allocation.pending_windows)
-    return [fill_command(region) for region in sorted(regions)]
 
 
 def call_costs(
@@ -479,88 +384,13 @@ def _idle_rows(allocation: Allocation, keys: Sequence[str]) -> list[ReportRow]:
     return rows
 
 
-def _notes(report: CostReport, calls: Sequence[CallRecord]) -> list[str]:
-    total = report.total
-    reconciled = sum(
-        1 for c in calls if c.status == "aborted" and (c.error_kind or "").startswith("reconciled")
-    )
-    unpriced = f"Unpriced calls: {total.unpriced_calls}"
-    if total.unpriced_calls:
-        unpriced += " (no price was known: their cost is not in the totals)"
-    estimated = f"Calls with estimated usage: {total.estimated_calls}"
-    if total.estimated_calls:
-        estimated += (
-            f" ({reconciled} reconciled after their process died or went stale, costed at their "
-            "reserved worst case; any others broke before the backend reported usage)"
-        )
-    notes = [unpriced, estimated]
-    pending = f"Calls with their price pending: {total.pending_price_calls}"
-    if total.pending_price_calls:
-        by_key: dict[str, int] = {}
-        for call in calls:
-            if call.cost_basis == "pending" and call.status != "reserved":
-                tier = call.service_tier or "standard"
-                where = f"{call.model} in {call.region or '?'} ({tier})"
-                tokens = call.prompt_tokens + call.completion_tokens
-                by_key[where] = by_key.get(where, 0) + tokens
-        listing = "; ".join(f"{where}: {n:,} tokens" for where, n in sorted(by_key.items()))
-        commands = " and ".join(f"`{c}`" for c in report.fill_commands)
-        pending += (
-            f" ({total.pending_price_tokens:,} tokens not in the totals: {listing}). Fill with "
-            f"{commands}: it fetches the price and prices these calls at the price in force "
-            "when they ran"
-        )
-    notes.append(pending)
-    if total.pending_allocation_calls:
-        notes.append(
-            f"SageMaker calls pending allocation: {total.pending_allocation_calls} (an endpoint "
-            "is billed by instance-hour; a call gets its share when a report allocates a "
-            "window: gptoss-aws costs --sagemaker-from-aws, or "
-            "ledger.report(allocator=timeline_allocator(...)))"
-        )
-    if total.in_flight_calls:
-        notes.append(
-            f"Calls still in flight (reserved), not in the totals: {total.in_flight_calls}"
-        )
-    allocation = report.allocation
-    if allocation is not None:
-        for window in allocation.endpoints:
-            idle = sum(
-                (
-                    line.usd
-                    for line in allocation.lines
-                    if line.kind == "idle"
-                    and (line.endpoint, line.variant) == (window.endpoint, window.variant)
-                ),
-                Decimal(0),
-            )
-            name = window.endpoint + (f"/{window.variant}" if window.variant else "")
-            notes.append(
-                f"SageMaker {name}: ${window.usd} from {allocation.window_start:%Y-%m-%d %H:%M} "
-                f"to {allocation.window_end:%Y-%m-%d %H:%M} UTC, shared by {allocation.weight} "
-                f"over {window.calls} call(s), idle ${idle}; prices: {window.price_source}"
-            )
-            notes.extend(f"SageMaker {name}: {note}" for note in window.notes)
-        for gap in allocation.pending_windows:
-            name = gap.endpoint + (f"/{gap.variant}" if gap.variant else "")
-            notes.append(
-                f"SageMaker {name}: pending, {gap.calls} call(s) and its idle time not in the "
-                f"totals: {gap.reason}. Fill with `{gap.fix}`"
-            )
-        if allocation.unmatched_call_ids:
-            notes.append(
-                f"SageMaker calls with no instance timeline for their endpoint, still pending: "
-                f"{len(allocation.unmatched_call_ids)}"
-            )
-    return notes
-
-
 __all__ = [
     "IDLE",
     "AllocateBy",
     "Allocator",
     "CostReport",
     "ReportRow",
+    "aws_allocator",
     "call_costs",
     "check_group_keys",
     "group_value",
