@@ -399,7 +399,8 @@ def test_the_estimate_is_never_below_the_byte_count(text: str) -> None:
 
 
 def test_an_unnamed_gpt_oss_reserves_the_shared_context_window() -> None:
-    from gptoss_aws.tracking import GPT_OSS_CONTEXT, CallIntent, _worst_case_tokens
+    from gptoss_aws._token_estimates import GPT_OSS_CONTEXT
+    from gptoss_aws.tracking import CallIntent, _worst_case_tokens
 
     intent = CallIntent(backend="sagemaker", model="gpt-oss", prompt_tokens_estimate=500)
     assert _worst_case_tokens(intent) == (500, GPT_OSS_CONTEXT, GPT_OSS_CONTEXT)

@@ -22,6 +22,10 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.models import get_model
+from gptoss_facts.models import CONTEXT_LENGTH
+
 # Prompt-size bound used to size reservations (never to bill). gpt-oss uses a byte-level
 # BPE (o200k_harmony), in which every ordinary token covers at least one byte, so the
 # UTF-8 byte count bounds the token count for any language or content. OpenAI's rule of
@@ -93,3 +97,38 @@ def estimate_reasoning_share(reasoning_bytes: int, output_tokens: int) -> int:
     """The reasoning part of a reported output-token total, from the reasoning text's bytes
     at the typical rate, never more than the total."""
     return min(output_tokens, math.ceil(reasoning_bytes / BYTES_PER_TOKEN_TYPICAL))
+
+
+# What the client records when the endpoint's model size was not given, and the context
+# window both gpt-oss sizes share (their config.json max_position_embeddings).
+UNNAMED_GPT_OSS = "gpt-oss"
+GPT_OSS_CONTEXT = CONTEXT_LENGTH
+
+
+def reservation_bounds(
+    model: str, max_tokens: int | None, prompt_estimate: int
+) -> tuple[int, int, int]:
+    """(prompt, completion, total) bounds for the reservation.
+
+    The context window bounds everything when the model is known: the prompt, the
+    completion, and their sum (the server refuses or stops at the window).
+    """
+    context: int | None
+    try:
+        context = get_model(model).max_context
+    except KeyError:
+        # A client that was not told which gpt-oss it serves records "gpt-oss"; both sizes
+        # share one context window, so the bound is still known.
+        context = GPT_OSS_CONTEXT if model == UNNAMED_GPT_OSS else None
+    if context is None and max_tokens is None:
+        raise ConfigurationError(
+            f"model {model!r} is not a known gpt-oss model, so its context window is "
+            "unknown: give max_tokens so the call's worst case can be reserved"
+        )
+    prompt = prompt_estimate
+    completion = max_tokens if max_tokens is not None else context
+    assert completion is not None  # one of the two is set, checked above
+    if context is not None:
+        prompt, completion = min(prompt, context), min(completion, context)
+        return prompt, completion, min(prompt + completion, context)
+    return prompt, completion, prompt + completion

@@ -36,8 +36,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from gptoss_aws.backends.registry import BackendCostBasis, cost_basis_of, title_of
-from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.backends.registry import BackendCostBasis, backend_names, cost_basis_of, title_of
+from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.types import Backend, CallRecord
 
 logger = logging.getLogger(__name__)
@@ -209,3 +209,45 @@ def load_budgets(path: str | Path) -> list[Budget]:
     if not isinstance(items, list):
         raise ConfigurationError(f"{path}: expected a list of budgets")
     return make_budgets(items)
+
+
+def check_hard_usd_budgets(
+    budgets: Iterable[Budget], record: CallRecord, missing: UnpricedError | None
+) -> None:
+    """Refuse, before anything is sent or written, a call a hard USD budget covers but
+    cannot reserve: its price is pending (``missing`` says why), it has none, or it is
+    billed by instance-hour (no per-call price)."""
+    for budget in budgets:
+        if budget.unit != "usd" or budget.mode != "hard" or not budget.applies_to(record):
+            continue
+        if record.cost_basis == "pending":
+            fix = (missing.fix if missing is not None else None) or (
+                f"gptoss-aws prices refresh --region {record.region}"
+            )
+            error = UnpricedError(
+                f"{budget.describe()} covers this call and must reserve its worst case, "
+                f"but its price is not known ({missing}). Fill it with `{fix}` (or a price "
+                "override), or narrow the budget; without a hard USD budget the call "
+                "would go ahead with its cost pending."
+            )
+            error.fix, error.region = fix, record.region
+            raise error
+        if record.cost_basis == "unpriced":
+            raise UnpricedError(
+                f"{budget.describe()} covers this call, which has no price: a hard USD "
+                "budget cannot bound an unpriced call. Add a price, or narrow the budget."
+            )
+        if record.cost_basis == "instance_hours":
+            title = title_of(record.backend)
+            others = " or ".join(
+                repr(name)
+                for name in backend_names()
+                if cost_basis_of(name) is not BackendCostBasis.INSTANCE_HOURS
+            )
+            raise ConfigurationError(
+                f"{budget.describe()} covers this {title} call, but a {title} call has "
+                "no per-call price (the endpoint is billed by instance-hour and a call's "
+                "share is only known when a report allocates a window), so a hard USD "
+                f"budget cannot reserve it. Give the budget backend={others}, "
+                "use unit='tokens', or make it soft."
+            )

@@ -41,6 +41,7 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Literal, Protocol
 
+from gptoss_aws._token_estimates import reservation_bounds
 from gptoss_aws.backends.registry import (
     BackendCostBasis,
     backend_names,
@@ -48,18 +49,16 @@ from gptoss_aws.backends.registry import (
     title_of,
     unknown_backend_message,
 )
-from gptoss_aws.budgets import Budget, make_budgets
+from gptoss_aws.budgets import Budget, check_hard_usd_budgets, make_budgets
 from gptoss_aws.errors import (
     CallAlreadyFinishedError,
     ConfigurationError,
     UnpricedError,
 )
 from gptoss_aws.ledger.base import utcnow
-from gptoss_aws.models import get_model
 from gptoss_aws.pricing.records import TOKENS_PER_MILLION, InstancePrice, TokenPrice
 from gptoss_aws.pricing.regions import DEFAULT_TIER, SERVICE_TIERS, canonical_tier
 from gptoss_aws.types import Backend, CallRecord, Cost, CostBasis, Usage
-from gptoss_facts.models import CONTEXT_LENGTH
 
 if TYPE_CHECKING:
     from gptoss_aws.ledger.base import Ledger
@@ -71,11 +70,6 @@ logger = logging.getLogger(__name__)
 # hours is far beyond any single gpt-oss call: 131,072 output tokens at a slow 10 tok/s
 # take 3.6 h.
 DEFAULT_STALE_AFTER = timedelta(hours=6)
-
-# What the client records when the endpoint's model size was not given, and the context
-# window both gpt-oss sizes share (their config.json max_position_embeddings).
-UNNAMED_GPT_OSS = "gpt-oss"
-GPT_OSS_CONTEXT = CONTEXT_LENGTH
 
 
 class PriceLookup(Protocol):
@@ -294,47 +288,10 @@ class Tracker:
             service_tier_requested=intent.service_tier,
             project=intent.project,
         )
-        self._check_usd_budgets(record, pricing)
+        check_hard_usd_budgets(self.budgets, record, pricing.missing)
         self._reconcile_once()
         reserved = self.ledger.reserve(record, self.budgets)
         return TrackedCall(self, reserved, pricing)
-
-    def _check_usd_budgets(self, record: CallRecord, pricing: _Pricing) -> None:
-        for budget in self.budgets:
-            if budget.unit != "usd" or budget.mode != "hard" or not budget.applies_to(record):
-                continue
-            if record.cost_basis == "pending":
-                missing = pricing.missing
-                fix = (missing.fix if missing is not None else None) or (
-                    f"gptoss-aws prices refresh --region {record.region}"
-                )
-                error = UnpricedError(
-                    f"{budget.describe()} covers this call and must reserve its worst case, "
-                    f"but its price is not known ({missing}). Fill it with `{fix}` (or a price "
-                    "override), or narrow the budget; without a hard USD budget the call "
-                    "would go ahead with its cost pending."
-                )
-                error.fix, error.region = fix, record.region
-                raise error
-            if record.cost_basis == "unpriced":
-                raise UnpricedError(
-                    f"{budget.describe()} covers this call, which has no price: a hard USD "
-                    "budget cannot bound an unpriced call. Add a price, or narrow the budget."
-                )
-            if record.cost_basis == "instance_hours":
-                title = title_of(record.backend)
-                others = " or ".join(
-                    repr(name)
-                    for name in backend_names()
-                    if cost_basis_of(name) is not BackendCostBasis.INSTANCE_HOURS
-                )
-                raise ConfigurationError(
-                    f"{budget.describe()} covers this {title} call, but a {title} call has "
-                    "no per-call price (the endpoint is billed by instance-hour and a call's "
-                    "share is only known when a report allocates a window), so a hard USD "
-                    f"budget cannot reserve it. Give the budget backend={others}, "
-                    "use unit='tokens', or make it soft."
-                )
 
 
 def basis_is_tiered(backend: str) -> bool:
@@ -350,30 +307,8 @@ def _worst_case_usd(price: TokenPrice, prompt: int, completion: int) -> Decimal:
 
 
 def _worst_case_tokens(intent: CallIntent) -> tuple[int, int, int]:
-    """(prompt, completion, total) bounds for the reservation.
-
-    The context window bounds everything when the model is known: the prompt, the
-    completion, and their sum (the server refuses or stops at the window).
-    """
-    context: int | None
-    try:
-        context = get_model(intent.model).max_context
-    except KeyError:
-        # A client that was not told which gpt-oss it serves records "gpt-oss"; both sizes
-        # share one context window, so the bound is still known.
-        context = GPT_OSS_CONTEXT if intent.model == UNNAMED_GPT_OSS else None
-    if context is None and intent.max_tokens is None:
-        raise ConfigurationError(
-            f"model {intent.model!r} is not a known gpt-oss model, so its context window is "
-            "unknown: give max_tokens so the call's worst case can be reserved"
-        )
-    prompt = intent.prompt_tokens_estimate
-    completion = intent.max_tokens if intent.max_tokens is not None else context
-    assert completion is not None  # one of the two is set, checked above
-    if context is not None:
-        prompt, completion = min(prompt, context), min(completion, context)
-        return prompt, completion, min(prompt + completion, context)
-    return prompt, completion, prompt + completion
+    """(prompt, completion, total) bounds for the reservation (see ``reservation_bounds``)."""
+    return reservation_bounds(intent.model, intent.max_tokens, intent.prompt_tokens_estimate)
 
 
 class TrackedCall:
