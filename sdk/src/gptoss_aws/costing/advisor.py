@@ -21,14 +21,20 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
-from gptoss_aws.backends.registry import billed_by_instance_hours
-from gptoss_aws.costing._intervals import as_utc, in_flight, merge_intervals
+from gptoss_aws.costing._display import number, percent, tokens_short, usd_short, when
+from gptoss_aws.costing._intervals import as_utc
 from gptoss_aws.costing.allocation import SECONDS_PER_HOUR
 from gptoss_aws.costing.capacity import InstanceTimeline, exact_seconds
 from gptoss_aws.costing.per_token import token_cost, usage_of
+from gptoss_aws.costing.throughput import (
+    THROUGHPUT_ANCHORS,
+    Throughput,
+    given_throughput,
+    throughput_from_calls,
+)
 from gptoss_aws.errors import ConfigurationError, UnpricedError
 from gptoss_aws.pricing._model_names import canonical_model
 from gptoss_aws.pricing.catalog import PriceBook
@@ -39,33 +45,7 @@ from gptoss_aws.pricing.records import (
     decimal_text,
 )
 from gptoss_aws.types import CallRecord
-from gptoss_facts.text import usd
-from gptoss_facts.throughput import THROUGHPUT_ANCHORS as FACT_ANCHORS
-from gptoss_facts.throughput import ThroughputAnchor
 
-
-@dataclass(frozen=True)
-class Throughput:
-    """Output tokens per second one instance sustains, and where that figure comes from."""
-
-    output_tokens_per_s: Decimal
-    source: str
-
-
-def _throughput(anchor: ThroughputAnchor) -> Throughput:
-    value = Decimal(str(anchor.output_tok_s))
-    if value == value.to_integral_value():
-        value = value.to_integral_value()
-    return Throughput(value, f"{anchor.source}: {anchor.hardware}, {anchor.conditions}")
-
-
-# The published figures for a model on one SageMaker instance type (gptoss_facts.throughput
-# holds them with their pages): batched throughput at high concurrency, an upper anchor.
-THROUGHPUT_ANCHORS: dict[tuple[str, str], Throughput] = {
-    (anchor.model, anchor.instance_type): _throughput(anchor)
-    for anchor in FACT_ANCHORS
-    if anchor.instance_type is not None
-}
 # With no endpoint to measure, price the smallest instance a published benchmark covers:
 # one H100 (ml.p5.4xlarge, a valid endpoint type per the SageMaker API enum).
 DEFAULT_INSTANCE_TYPE = "ml.p5.4xlarge"
@@ -129,31 +109,33 @@ class Advice:
         price_in = decimal_text(self.bedrock_price.input_per_1m)
         price_out = decimal_text(self.bedrock_price.output_per_1m)
         lines = [
-            f"{self.calls:,} {self.model} calls from {_when(self.window_start)} to "
-            f"{_when(self.window_end)} ({_num(self.hours)} h): {_tokens(self.input_tokens)} "
-            f"input and {_tokens(self.output_tokens)} output tokens "
-            f"({_tokens(self.output_tokens_per_hour)} output tokens/hour).",
+            f"{self.calls:,} {self.model} calls from {when(self.window_start)} to "
+            f"{when(self.window_end)} ({number(self.hours)} h): {tokens_short(self.input_tokens)} "
+            f"input and {tokens_short(self.output_tokens)} output tokens "
+            f"({tokens_short(self.output_tokens_per_hour)} output tokens/hour).",
             f"On Bedrock ({self.bedrock_region}, ${price_in} in / ${price_out} out per 1M "
-            f"tokens) they would have cost {_usd(self.bedrock_usd)}.",
+            f"tokens) they would have cost {usd_short(self.bedrock_usd)}.",
         ]
-        instances = f"{_num(self.mean_instances)} x {self.instance_type}"
+        instances = f"{number(self.mean_instances)} x {self.instance_type}"
         rate = f"${decimal_text(self.instance_price.usd_per_hour)}/hour each"
         if self.endpoint_basis == "measured":
             lines.append(
                 f"The endpoint ({instances} on average, {rate}) cost "
-                f"{_usd(self.endpoint_usd)} over the window, busy or idle."
+                f"{usd_short(self.endpoint_usd)} over the window, busy or idle."
             )
         else:
             lines.append(
                 f"On an endpoint ({instances}, {rate}, running the whole window) they would "
-                f"have cost {_usd(self.endpoint_usd)}."
+                f"have cost {usd_short(self.endpoint_usd)}."
             )
         if self.tiers:
             parts = [
-                f"{tier.title()} {_usd(usd) if usd is not None else 'pending'}"
+                f"{tier.title()} {usd_short(usd) if usd is not None else 'pending'}"
                 for tier, usd in self.tiers
             ]
-            line = f"By Bedrock tier: {', '.join(parts)}; the endpoint {_usd(self.endpoint_usd)}."
+            line = (
+                f"By Bedrock tier: {', '.join(parts)}; the endpoint {usd_short(self.endpoint_usd)}."
+            )
             if self.tier_fixes:
                 line += (
                     " Fill the pending tier prices with "
@@ -170,11 +152,11 @@ class Advice:
             ratio = self.input_per_output or Decimal(0)
             total = self.break_even_total_tokens_per_hour or be
             lines.append(
-                f"Break-even: with {_num(ratio)} input tokens per output token, one "
-                f"{self.instance_type} is cheaper than Bedrock above {_tokens(be)} output "
-                f"tokens/hour ({_tokens(total)} tokens/hour in all). Your traffic averaged "
-                f"{_tokens(self.output_tokens_per_hour)} output tokens/hour, "
-                f"{_pct(self.output_tokens_per_hour, be)} of that."
+                f"Break-even: with {number(ratio)} input tokens per output token, one "
+                f"{self.instance_type} is cheaper than Bedrock above {tokens_short(be)} output "
+                f"tokens/hour ({tokens_short(total)} tokens/hour in all). Your traffic averaged "
+                f"{tokens_short(self.output_tokens_per_hour)} output tokens/hour, "
+                f"{percent(self.output_tokens_per_hour, be)} of that."
             )
             cap = self.capacity_output_tokens_per_hour
             if cap is not None and self.throughput is not None:
@@ -185,8 +167,8 @@ class Advice:
                     "Bedrock, however busy"
                 )
                 lines.append(
-                    f"One instance sustains about {_tokens(cap)} output tokens/hour "
-                    f"({_num(self.throughput.output_tokens_per_s)} tok/s; "
+                    f"One instance sustains about {tokens_short(cap)} output tokens/hour "
+                    f"({number(self.throughput.output_tokens_per_s)} tok/s; "
                     f"{self.throughput.source}), {verdict}."
                 )
             else:
@@ -197,57 +179,11 @@ class Advice:
         if self.measured_throughput is not None and self.measured_throughput != self.throughput:
             lines.append(
                 f"Your endpoint's own calls show "
-                f"{_num(self.measured_throughput.output_tokens_per_s)} output tok/s per "
+                f"{number(self.measured_throughput.output_tokens_per_s)} output tok/s per "
                 f"instance ({self.measured_throughput.source})."
             )
         lines.append("Assumptions: " + " ".join(self.assumptions))
         return "\n".join(lines)
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _num(value: Decimal) -> str:
-    if value == value.to_integral_value():
-        return f"{int(value):,}"
-    return f"{value.quantize(Decimal('0.01') if abs(value) >= 1 else Decimal('0.0001')):,}"
-
-
-def _usd(value: Decimal) -> str:
-    """$189.89; small amounts keep up to 4 places ($0.0045) but not trailing zeros ($0.99)."""
-    return usd(value) if abs(value) >= 1 else usd(value, 4, trim=True)
-
-
-def _tokens(value: Decimal | int) -> str:
-    number = Decimal(value)
-    for factor, suffix in ((Decimal(10**9), "B"), (Decimal(10**6), "M"), (Decimal(10**3), "k")):
-        if abs(number) >= factor:
-            return f"{(number / factor).quantize(Decimal('0.1'))}{suffix}"
-    return f"{int(number)}"
-
-
-def _pct(part: Decimal, whole: Decimal) -> str:
-    if whole == 0:
-        return "n/a"
-    return f"{(part / whole * 100).quantize(Decimal('0.1'))}%"
-
-
-def _throughput_from_calls(
-    calls: Sequence[CallRecord], mean_instances: Decimal
-) -> Throughput | None:
-    """Output tokens / seconds with at least one call in flight / mean instance count."""
-    timed = [c for c in calls if billed_by_instance_hours(c.backend) and in_flight(c) is not None]
-    busy = merge_intervals([iv for iv in (in_flight(c) for c in timed) if iv is not None])
-    seconds = sum((exact_seconds(lo, hi) for lo, hi in busy), Decimal(0))
-    tokens = sum(c.completion_tokens for c in timed)
-    if not timed or seconds == 0 or tokens == 0 or mean_instances == 0:
-        return None
-    return Throughput(
-        Decimal(tokens) / seconds / mean_instances,
-        f"measured: {tokens:,} output tokens over {_num(seconds)} busy seconds in "
-        f"{len(timed):,} calls, at the concurrency your traffic had",
-    )
 
 
 def advise(
@@ -276,12 +212,12 @@ def advise(
         "Bedrock would bill the same input and output tokens (reasoning counted as output).",
     ]
     bedrock_price = prices.token_price(model, bedrock_region)
-    bedrock_usd = _bedrock_usd(own, bedrock_price)
+    bedrock_usd = _bedrockusd_short(own, bedrock_price)
     input_tokens = sum(c.prompt_tokens for c in own)
     output_tokens = sum(c.completion_tokens for c in own)
     hours = exact_seconds(window_start, window_end) / SECONDS_PER_HOUR
     tiers, tier_fixes = _bedrock_tiers(own, prices, model, bedrock_region)
-    given = _given_throughput(throughput)
+    given = given_throughput(throughput)
 
     tl_list = [timelines] if isinstance(timelines, InstanceTimeline) else list(timelines or [])
     if tl_list:
@@ -357,7 +293,7 @@ def _calls_of_model(
     return model, [c for c in in_window if canonical_model(c.model) == model]
 
 
-def _bedrock_usd(calls: Sequence[CallRecord], price: TokenPrice) -> Decimal:
+def _bedrockusd_short(calls: Sequence[CallRecord], price: TokenPrice) -> Decimal:
     return sum((token_cost(usage_of(c), price).usd or Decimal(0) for c in calls), Decimal(0))
 
 
@@ -374,18 +310,8 @@ def _bedrock_tiers(
             tiers.append((tier, None))
             fixes.add(missing.fix or f"gptoss-aws prices refresh --region {region}")
             continue
-        tiers.append((tier, _bedrock_usd(calls, tier_price)))
+        tiers.append((tier, _bedrockusd_short(calls, tier_price)))
     return tiers, fixes
-
-
-def _given_throughput(throughput: Throughput | Decimal | int | None) -> Throughput | None:
-    if throughput is None or isinstance(throughput, Throughput):
-        given = throughput
-    else:
-        given = Throughput(Decimal(throughput), "given by you")
-    if given is not None and given.output_tokens_per_s <= 0:
-        raise ConfigurationError("throughput must be > 0 output tokens per second")
-    return given
 
 
 @dataclass
@@ -437,7 +363,7 @@ def _measured_endpoint(
         region=region,
         mean_instances=mean_instances,
         usd=usd,
-        measured=_throughput_from_calls(served, mean_instances),
+        measured=throughput_from_calls(served, mean_instances),
         notes=notes,
     )
 
