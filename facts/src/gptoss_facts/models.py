@@ -2,11 +2,19 @@
 
 Architecture numbers come from the models' config.json on the model hub
 (openai/gpt-oss-120b, openai/gpt-oss-20b) and the gpt-oss model card (arXiv 2508.10925).
+
+Two tables: ``MODELS`` holds gpt-oss-120b and -20b, the models every price table, Bedrock
+profile default, dashboard and SDK backend iterates; ``SAFEGUARD_MODELS`` holds the
+gpt-oss-safeguard classifiers, which only code that opts in sees (``ALL_MODELS``,
+``get_any_model``). Keeping them apart means nothing that loops over ``MODELS`` (the SDK's
+price catalog, its Bedrock id parsing, the cost dashboard) starts expecting a price or a
+metric for a model it was never given one for.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Literal
 
 GIB = 1024**3
 
@@ -35,6 +43,13 @@ class ModelSpec:
     max_context: int
     sliding_window: int
     checkpoint_gib: float
+    base_model: str | None = None
+    """For a fine-tune: the ``name`` of the model whose architecture (and so memory fit) it
+    shares. Default: none (a base model)."""
+    bedrock_model_id_source: Literal["aws", "third-party"] = "aws"
+    """How sure we are of ``bedrock_model_id``: ``"aws"`` when an AWS page states it,
+    ``"third-party"`` when only other sources do (override it per deployment then:
+    ``bedrock.model_ids`` in the deployment configuration). Default: ``"aws"``."""
 
     def kv_cache_bytes(self, tokens: int, dtype_bytes: int = 2) -> int:
         """KV cache for one sequence of `tokens` tokens.
@@ -113,6 +128,39 @@ GPT_OSS_20B = ModelSpec(
 
 MODELS: dict[str, ModelSpec] = {m.name: m for m in (GPT_OSS_120B, GPT_OSS_20B)}
 
+
+def _safeguard(base: ModelSpec, size: str, bedrock_model_id: str) -> ModelSpec:
+    # gpt-oss-safeguard is "post-trained from the gpt-oss models" (OpenAI, "Technical report:
+    # performance and baseline evaluations of gpt-oss-safeguard-120b and
+    # gpt-oss-safeguard-20b"): a fine-tune with the base's architecture, so its geometry,
+    # context and MXFP4 checkpoint size are the base's. The checkpoint size is not read from
+    # the hub here; the weights mirror verifies the hub's own sizes at deploy time.
+    return replace(
+        base,
+        name=f"gpt-oss-safeguard-{size}",
+        hub_id=f"openai/gpt-oss-safeguard-{size}",
+        bedrock_model_id=bedrock_model_id,
+        base_model=base.name,
+        bedrock_model_id_source="third-party",
+    )
+
+
+# Bedrock ids: NOT from an AWS page we could read (the model cards
+# docs.aws.amazon.com/bedrock/latest/userguide/model-card-openai-gpt-oss-safeguard-120b.html
+# are linked from elsewhere but not stored). Third-party model tables and the litellm price
+# table list "openai.gpt-oss-safeguard-120b" / "-20b", with NO "-1:0" version suffix even on
+# bedrock-runtime, unlike gpt-oss itself. Hence bedrock_model_id_source="third-party" and the
+# per-deployment override (bedrock.model_ids).
+GPT_OSS_SAFEGUARD_120B = _safeguard(GPT_OSS_120B, "120b", "openai.gpt-oss-safeguard-120b")
+GPT_OSS_SAFEGUARD_20B = _safeguard(GPT_OSS_20B, "20b", "openai.gpt-oss-safeguard-20b")
+
+# Policy-following safety classifiers (openai/gpt-oss-safeguard); not in MODELS on purpose
+# (see the module docstring).
+SAFEGUARD_MODELS: dict[str, ModelSpec] = {
+    m.name: m for m in (GPT_OSS_SAFEGUARD_120B, GPT_OSS_SAFEGUARD_20B)
+}
+ALL_MODELS: dict[str, ModelSpec] = {**MODELS, **SAFEGUARD_MODELS}
+
 # Both models share their attention geometry, so one set of sizes holds for either.
 TENSOR_PARALLEL_SIZES: tuple[int, ...] = GPT_OSS_120B.tensor_parallel_sizes
 
@@ -123,4 +171,13 @@ def get_model(name: str) -> ModelSpec:
         if name in (spec.name, spec.hub_id, spec.bedrock_model_id):
             return spec
     known = ", ".join(sorted(MODELS))
+    raise KeyError(f"unknown model {name!r}: use one of {known} (or its hub / Bedrock id)")
+
+
+def get_any_model(name: str) -> ModelSpec:
+    """Like :func:`get_model`, over ``ALL_MODELS`` (gpt-oss and gpt-oss-safeguard)."""
+    for spec in ALL_MODELS.values():
+        if name in (spec.name, spec.hub_id, spec.bedrock_model_id):
+            return spec
+    known = ", ".join(sorted(ALL_MODELS))
     raise KeyError(f"unknown model {name!r}: use one of {known} (or its hub / Bedrock id)")
