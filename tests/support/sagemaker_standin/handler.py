@@ -1,8 +1,8 @@
 """The stand-in's HTTP side: one request handler, one method per job.
 
 Routing (which operation, which container), forwarding (one answer, or a stream cut into
-``PayloadPart`` events) and SageMaker's error replies are separate methods, so a test that
-needs another wire behaviour changes one of them.
+``PayloadPart`` events, or the OpenAI route's answer relayed as is) and SageMaker's error
+replies are separate methods, so a test that needs another wire behaviour changes one of them.
 """
 
 from __future__ import annotations
@@ -14,12 +14,28 @@ from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import httpx
 
+from sagemaker_standin.bearer import check_bearer
 from sagemaker_standin.eventstream import exception_event, payload_part
 
 if TYPE_CHECKING:
     from sagemaker_standin.runtime import SageMakerRuntimeStandIn, _Server
 
 _PATH = re.compile(r"^/endpoints/(?P<name>[^/]+)/(?P<op>invocations|invocations-response-stream)$")
+# SageMaker's OpenAI-compatible route: "SageMaker AI endpoints expose an
+# `/openai/v1/chat/completions` path", and "To invoke a specific inference component, include
+# its name in the URL path"
+# (.../endpoints/{ENDPOINT_NAME}/inference-components/{IC_NAME}/openai/v1);
+# https://docs.aws.amazon.com/sagemaker/latest/dg/realtime-endpoints-openai-compatible.html
+_OPENAI_PATH = re.compile(
+    r"^/endpoints/(?P<name>[^/]+)(?:/inference-components/(?P<ic>[^/]+))?"
+    r"/openai/v1/chat/completions$"
+)
+# Same page, "Supported containers": "The container must implement the `/v1/chat/completions`
+# path and return streaming responses in SSE format."
+OPENAI_CONTAINER_PATH = "/v1/chat/completions"
+# What the route forwards besides the body. AWS documents none of the headers (NOT
+# CONFIRMED); the bearer token is SageMaker's, so it is not passed on.
+_OPENAI_FORWARDED = ("Content-Type", "Accept")
 # Headers SageMaker passes from InvokeEndpoint to the container (SageMaker API reference,
 # InvokeEndpoint request syntax).
 _FORWARDED = ("Content-Type", "Accept", "X-Amzn-SageMaker-Custom-Attributes")
@@ -48,6 +64,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        openai = _OPENAI_PATH.match(self.path.split("?", 1)[0])
+        if openai is not None:
+            self._openai(openai["name"], openai["ic"], body)
+            return
         route = self._route(body)
         if route is None:
             return  # _route answered with SageMaker's error
@@ -67,14 +87,20 @@ class Handler(BaseHTTPRequestHandler):
             return None
         endpoint = match["name"]
         component = self.headers.get("X-Amzn-SageMaker-Inference-Component")
+        upstream = self._upstream(endpoint, component, body)
+        if upstream is None:
+            return None
+        url = upstream.rstrip("/") + "/invocations"
+        return _Route(url, streaming=match["op"] != "invocations")
+
+    def _upstream(self, endpoint: str, component: str | None, body: bytes) -> str | None:
+        """The container base URL, or None after SageMaker's not-found reply."""
         upstream = self.standin.upstream(endpoint, component, body)
         if upstream is None:
             what = f"Inference component {component}" if component else "Endpoint"
             name = component or endpoint
             self._error(400, "ValidationError", f"{what} {name} of account {ACCOUNT} not found.")
-            return None
-        url = upstream.rstrip("/") + "/invocations"
-        return _Route(url, streaming=match["op"] != "invocations")
+        return upstream
 
     # --- forwarding -----------------------------------------------------------------------
 
@@ -143,6 +169,42 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         self.wfile.flush()
         self.connection.shutdown(2)
+
+    # --- the OpenAI-compatible route ------------------------------------------------------
+
+    def _openai(self, endpoint: str, component: str | None, body: bytes) -> None:
+        """Check the bearer token, then relay the container's /v1/chat/completions answer:
+        the route "returns responses directly from the container, including streaming"."""
+        refusal = check_bearer(self.headers.get("Authorization"), self.standin.region)
+        if refusal is not None:
+            self._error(refusal.status, refusal.code, refusal.message)
+            return
+        upstream = self._upstream(endpoint, component, body)
+        if upstream is None:
+            return
+        url = upstream.rstrip("/") + OPENAI_CONTAINER_PATH
+        headers = {h: v for h in _OPENAI_FORWARDED if (v := self.headers.get(h)) is not None}
+        self.standin.openai_forwarded.append((url, body))
+        try:
+            with self.standin.http.stream("POST", url, content=body, headers=headers) as answer:
+                self._relay_as_is(answer)
+        except httpx.HTTPError as exc:
+            self._error(500, "InternalFailure", f"the model container is unreachable: {exc}")
+
+    def _relay_as_is(self, answer: httpx.Response) -> None:
+        """The container's status, content type and bytes, sent on as they arrive."""
+        self.send_response(answer.status_code)
+        self.send_header("Content-Type", answer.headers.get("content-type", "application/json"))
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        try:
+            for data in answer.iter_bytes():
+                if data:  # an empty chunk would end the chunked body
+                    self._chunk(data)
+        except httpx.HTTPError:
+            self._cut()  # the container broke mid-answer: so does the route's connection
+            return
+        self.wfile.write(b"0\r\n\r\n")
 
     # --- SageMaker's error replies ----------------------------------------------------------
 

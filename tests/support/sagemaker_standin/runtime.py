@@ -10,10 +10,14 @@ type, custom attributes), and answers in SageMaker's wire format:
 - a streamed answer is cut into event-stream ``PayloadPart`` messages at random byte
   offsets, so a part may end inside an SSE event or a UTF-8 character, and hold several
   events (the case that broke strands-agents, #4035);
-- ``cut_after_bytes`` stops a stream half-way, as a broken connection would.
+- ``cut_after_bytes`` stops a stream half-way, as a broken connection would;
+- SageMaker's OpenAI-compatible route, ``/endpoints/{name}[/inference-components/{ic}]
+  /openai/v1/chat/completions``, checks the bearer token (sagemaker_standin.bearer) and
+  forwards the body as sent to the container's ``/v1/chat/completions``, relaying its answer
+  (JSON or SSE, any status) as is.
 
 It is what the end-to-end tests and ``make local`` use; it is not a SageMaker emulator
-(no auth, no variants, no scaling).
+(no SigV4 or IAM checks, no variants, no scaling).
 """
 
 from __future__ import annotations
@@ -74,6 +78,8 @@ class SageMakerRuntimeStandIn:
         self.cut_after_bytes = cut_after_bytes
         self.region = region
         self.parts_sent: list[bytes] = []
+        # (container URL, body) of each request the OpenAI-compatible route forwarded.
+        self.openai_forwarded: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         # The handler threads forward through this one client (connection reuse).
         self.http = httpx.Client(timeout=timeout)
