@@ -332,3 +332,104 @@ def test_every_instance_row_can_be_checked() -> None:
                 allow_unlisted_regions=True, sagemaker=SageMakerConfig(instance_type=name)
             )
         )
+
+
+# --- gpt-oss-safeguard, SageMaker's OpenAI route, Bedrock Mantle -------------------------
+
+
+def test_a_safeguard_model_fits_where_its_base_fits_with_the_same_numbers() -> None:
+    # gpt-oss-safeguard is a fine-tune of gpt-oss with the same architecture (gptoss_facts).
+    assert problems_of({"sagemaker": {"model": "gpt-oss-safeguard-120b"}}) == []
+    base = memory_plan(SageMakerConfig())
+    safeguard = memory_plan(SageMakerConfig(model="gpt-oss-safeguard-120b"))
+    assert base is not None
+    assert safeguard is not None
+    assert (safeguard.need_gib, safeguard.utilization) == (base.need_gib, base.utilization)
+    problem = only(
+        problems_of({"sagemaker": {"model": "gpt-oss-safeguard-120b", "max_model_len": 131072}})
+    )
+    assert "gpt-oss-safeguard-120b needs 85.4 GiB on 1x NVIDIA H100 80GB" in problem.message
+
+
+def test_an_unknown_sagemaker_model_lists_the_safeguard_names_too() -> None:
+    with pytest.raises(InvalidConfigurationError, match="gpt-oss-safeguard-20b"):
+        from_preset("gpt-oss-120b-p5-4xlarge", {"sagemaker": {"model": "gpt-oss-safeguard-7b"}})
+
+
+def test_bedrock_may_grant_a_safeguard_model_and_its_id_can_be_overridden() -> None:
+    config = from_preset(
+        "bedrock-only",
+        {
+            "bedrock": {
+                "models": ["gpt-oss-120b", "gpt-oss-safeguard-20b"],
+                "teams": {"search": "gpt-oss-120b", "trust": "gpt-oss-safeguard-20b"},
+            }
+        },
+    )
+    assert find_problems(config) == []
+    assert config.bedrock is not None
+    # Third-party id (no "-1:0"), unless the environment overrides it.
+    assert config.bedrock.model_id("gpt-oss-safeguard-20b") == "openai.gpt-oss-safeguard-20b"
+    assert config.bedrock.model_id("gpt-oss-120b") == "openai.gpt-oss-120b-1:0"
+    overridden = config.bedrock.model_copy(
+        update={"model_ids": {"gpt-oss-safeguard-20b": "openai.gpt-oss-safeguard-20b-1:0"}}
+    )
+    assert overridden.model_id("gpt-oss-safeguard-20b") == "openai.gpt-oss-safeguard-20b-1:0"
+
+
+def test_a_safeguard_model_without_a_team_is_unreachable_like_any_other() -> None:
+    models = ["gpt-oss-120b", "gpt-oss-20b", "gpt-oss-safeguard-120b"]
+    problem = only(problems_of({"bedrock": {"models": models}}, "bedrock-only"))
+    assert "gpt-oss-safeguard-120b is in bedrock.models but no team's profile uses it" in (
+        problem.message
+    )
+
+
+def test_the_openai_route_is_off_unless_asked_for() -> None:
+    assert SageMakerConfig().openai_route is False
+    assert problems_of({"sagemaker": {"openai_route": True}}) == []
+
+
+def test_mantle_is_off_by_default_and_valid_with_the_presets_teams() -> None:
+    config = from_preset("bedrock-only", {"bedrock": {"mantle": True}})
+    assert from_preset("bedrock-only").bedrock.mantle is False  # type: ignore[union-attr]
+    assert find_problems(config) == []
+    assert config.names.mantle_project("research") == f"{config.names.prefix}-research"
+
+
+def test_mantle_without_teams_is_refused_with_a_fix() -> None:
+    problem = only(
+        problems_of(
+            {"bedrock": {"mantle": True, "teams": {}, "allow_direct_invocation": True}},
+            "bedrock-only",
+        )
+    )
+    assert problem.field == "bedrock.mantle"
+    assert "one per team" in problem.message
+    assert "add a team" in problem.fix
+
+
+def test_mantle_in_a_region_without_bedrock_mantle_is_refused() -> None:
+    # AWS's endpoints-region-availability table marks eu-west-3 without bedrock-mantle (it
+    # lacks Bedrock gpt-oss too: that is the "region" problem, not this one).
+    overrides: dict[str, Any] = {"region": "eu-west-3", "bedrock": {"mantle": True}}
+    problems = problems_of(overrides, "bedrock-only")
+    mantle = [p for p in problems if p.field == "bedrock.mantle"]
+    assert len(mantle) == 1
+    assert "no bedrock-mantle endpoint in eu-west-3" in mantle[0].message
+    assert not [
+        p
+        for p in problems_of({**overrides, "allow_unlisted_regions": True}, "bedrock-only")
+        if p.field == "bedrock.mantle"
+    ]
+
+
+def test_a_mantle_project_name_over_64_characters_is_refused() -> None:
+    long_team = "a" * 60
+    problems = problems_of(
+        {"bedrock": {"mantle": True, "teams": {long_team: "gpt-oss-120b", "b": "gpt-oss-20b"}}},
+        "bedrock-only",
+    )
+    assert any(
+        p.field == "bedrock.mantle" and "Mantle project names" in p.message for p in problems
+    )

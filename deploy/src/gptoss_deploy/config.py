@@ -21,9 +21,17 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gptoss_facts.models import ModelSpec, get_model
+from gptoss_facts.models import ModelSpec, get_any_model
 
 ModelName = Literal["gpt-oss-120b", "gpt-oss-20b"]
+# The gpt-oss-safeguard classifiers (gptoss_facts.models.SAFEGUARD_MODELS): a SageMaker
+# endpoint may serve one (it fits wherever its base fits), and Bedrock access may grant one.
+SafeguardName = Literal["gpt-oss-safeguard-120b", "gpt-oss-safeguard-20b"]
+# One flat Literal (not a union of the two): pydantic then reports a wrong name as one
+# error on the field, listing every allowed value.
+AnyModelName = Literal[
+    "gpt-oss-120b", "gpt-oss-20b", "gpt-oss-safeguard-120b", "gpt-oss-safeguard-20b"
+]
 
 DEFAULT_ENVIRONMENT = "dev"
 DEFAULT_PRESET = "gpt-oss-120b-p5-4xlarge"
@@ -51,8 +59,10 @@ class _Strict(BaseModel):
 class SageMakerConfig(_Strict):
     """gpt-oss on a SageMaker real-time endpoint running our vLLM container."""
 
-    model: ModelName = "gpt-oss-120b"
-    """Which gpt-oss to serve. Default: ``gpt-oss-120b``."""
+    model: AnyModelName = "gpt-oss-120b"
+    """Which gpt-oss to serve: ``gpt-oss-120b``, ``gpt-oss-20b`` or a safeguard classifier
+    (``gpt-oss-safeguard-120b`` / ``-20b``, sized like its base model). Default:
+    ``gpt-oss-120b``."""
 
     instance_type: str = "ml.p5.4xlarge"
     """SageMaker instance type, a row of ``gptoss_facts.instances``. Default: ``ml.p5.4xlarge``
@@ -158,22 +168,41 @@ class SageMakerConfig(_Strict):
     quota is exactly what an update at full scale needs (``make synth`` prints that number:
     request it before the first deploy; new accounts often have 0 for GPU types)."""
 
+    openai_route: bool = False
+    """Let callers use SageMaker's OpenAI-compatible route
+    (``https://runtime.sagemaker.<region>.amazonaws.com/endpoints/<endpoint>/openai/v1``, and
+    ``.../inference-components/<component>/openai/v1``): the stack's invoke policy also
+    allows ``sagemaker:CallWithBearerToken``, which "requires a wildcard (``"*"``) for the
+    ``Resource`` field" (AWS, "Invoke endpoints with OpenAI-compatible APIs",
+    https://docs.aws.amazon.com/sagemaker/latest/dg/realtime-endpoints-openai-compatible.html),
+    so it is limited to this account by condition, and the base URL is a stack output.
+    Default: ``False`` (callers use InvokeEndpoint only and get no bearer-token permission)."""
+
     @property
     def model_spec(self) -> ModelSpec:
-        return get_model(self.model)
+        return get_any_model(self.model)
 
 
 # One profile per model: with profiles, the models are reachable only through them.
-DEFAULT_TEAMS: dict[str, ModelName] = {"default": "gpt-oss-120b", "default-20b": "gpt-oss-20b"}
+DEFAULT_TEAMS: dict[str, AnyModelName] = {"default": "gpt-oss-120b", "default-20b": "gpt-oss-20b"}
 
 
 class BedrockConfig(_Strict):
     """Access to gpt-oss on Amazon Bedrock (serverless, priced per token)."""
 
-    models: tuple[ModelName, ...] = ("gpt-oss-120b", "gpt-oss-20b")
-    """Models the access policy and the inference profiles cover. Default: both."""
+    models: tuple[AnyModelName, ...] = ("gpt-oss-120b", "gpt-oss-20b")
+    """Models the access policy and the inference profiles cover; add
+    ``gpt-oss-safeguard-120b`` / ``-20b`` to grant the safeguard classifiers too. Default:
+    gpt-oss-120b and gpt-oss-20b."""
 
-    teams: dict[str, ModelName] = Field(default_factory=lambda: dict(DEFAULT_TEAMS))
+    model_ids: dict[AnyModelName, str] = Field(default_factory=dict)
+    """Bedrock model id per model, replacing ``gptoss_facts.models``' id (e.g.
+    ``{"gpt-oss-safeguard-20b": "openai.gpt-oss-safeguard-20b-1:0"}``). The safeguard ids
+    there come from third-party tables only (no AWS page we could cite): check them with
+    ``aws bedrock list-foundation-models --by-provider openai`` and override here if they
+    differ. Default: none (the table's ids)."""
+
+    teams: dict[str, AnyModelName] = Field(default_factory=lambda: dict(DEFAULT_TEAMS))
     """Team name -> the model of the team's application inference profile. Each profile is
     tagged with its team so Cost Explorer splits the Bedrock bill by team. Every model of
     ``models`` needs a team (the models are reachable only through the profiles unless
@@ -197,6 +226,26 @@ class BedrockConfig(_Strict):
     guardrail: bool = False
     """Create a guardrail and require it with the ``bedrock:GuardrailIdentifier``
     condition. Default: ``False``."""
+
+    mantle: bool = False
+    """Bedrock's OpenAI-compatible endpoint ``https://bedrock-mantle.<region>.api.aws/v1``
+    (Responses and Chat Completions): create one project (``AWS::BedrockMantle::Project``)
+    per team, tagged like the team's inference profile, and let the invoke policy call
+    models on bedrock-mantle through those projects only (``bedrock-mantle:CreateInference``,
+    ``GetProject``, ``ListProjects`` on the projects' ARNs). "When you tag a project, those
+    tags flow to AWS Cost Explorer and AWS Cost and Usage Reports (CUR 2.0)" (AWS,
+    https://docs.aws.amazon.com/bedrock/latest/userguide/cost-mgmt-projects.html); callers
+    pass the project id (a stack output) with each request. Bedrock API keys and activating
+    the tag keys stay manual. Guardrails and the profile-only rule do not apply on
+    bedrock-mantle. Default: ``False``."""
+
+    def model_id(self, model: str) -> str:
+        """The Bedrock model id of ``model``: the override in ``model_ids``, else the
+        table's (``gptoss_facts.models``)."""
+        for name, model_id in self.model_ids.items():
+            if name == model:
+                return model_id
+        return get_any_model(model).bedrock_model_id
 
 
 class CostConfig(_Strict):
@@ -309,6 +358,10 @@ class ResourceNames:
 
     def inference_profile(self, team: str, model: str) -> str:
         return f"{self.prefix}-{team}-{model}"
+
+    def mantle_project(self, team: str) -> str:
+        """The team's Bedrock Mantle project name (unique per account: one per environment)."""
+        return f"{self.prefix}-{team}"
 
     def export(self, what: str) -> str:
         """Stable CloudFormation export name, e.g. ``gptoss-dev:EndpointName``."""

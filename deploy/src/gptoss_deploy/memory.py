@@ -109,8 +109,10 @@ def resolved_utilization(sm: SageMakerConfig, instance: InstanceType) -> float:
     the 120b on one H100, gptoss_facts.gpus; otherwise vLLM's default)."""
     if sm.gpu_memory_utilization is not None:
         return sm.gpu_memory_utilization
+    # A safeguard model is its base model's architecture: the base's share holds for it.
+    model = sm.model_spec.base_model or sm.model
     return memory_utilization(
-        instance.gpu, model=sm.model, gpus_per_replica=gpus_per_replica(sm, instance)
+        instance.gpu, model=model, gpus_per_replica=gpus_per_replica(sm, instance)
     )
 
 

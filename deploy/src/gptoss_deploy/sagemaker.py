@@ -50,7 +50,7 @@ from gptoss_deploy.endpoint_plan import (
     plan_endpoint,
 )
 from gptoss_facts import endpoint as endpoint_defaults
-from gptoss_facts.models import MODELS
+from gptoss_facts.models import ALL_MODELS
 
 if TYPE_CHECKING:
     from gptoss_aws.client import GptOss
@@ -334,7 +334,7 @@ def _model_from_weights(uri: str | None) -> str | None:
     if uri is None:
         return None
     parts = [part for part in uri.split("/") if part]
-    for name in MODELS:
+    for name in ALL_MODELS:
         if len(parts) >= 2 and parts[-2:] == ["models", name]:
             return name
     return None

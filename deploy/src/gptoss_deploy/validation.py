@@ -39,6 +39,35 @@ from gptoss_facts.names import (
 )
 
 MAX_BUDGET_NOTIFICATIONS = 5  # AWS Budgets quotas (budgets-limits)
+
+# Regions with a bedrock-mantle endpoint. Two AWS pages list them and differ: the Bedrock
+# user guide's "Supported Regions and Endpoints" table for bedrock-mantle (us-east-2,
+# us-east-1, us-west-2, ap-southeast-3, ap-south-1, ap-northeast-1, eu-central-1, eu-west-1,
+# eu-west-2, eu-south-1, eu-north-1, sa-east-1) and endpoints-region-availability ("The
+# `bedrock-mantle` endpoint is available in a subset of those Regions"), whose stored copy
+# marks eu-west-3, us-west-1, ca-central-1 and others unsupported. The union of what either
+# marks supported is here; which models each region serves on bedrock-mantle is not stated,
+# so allow_unlisted_regions is the way past this table.
+MANTLE_REGIONS = frozenset(
+    {
+        "us-east-1",
+        "us-east-2",
+        "us-west-2",
+        "ap-northeast-1",
+        "ap-south-1",
+        "ap-southeast-3",
+        "eu-central-1",
+        "eu-north-1",
+        "eu-south-1",
+        "eu-west-1",
+        "eu-west-2",
+        "sa-east-1",
+    }
+)
+# AWS::BedrockMantle::Project Name: "Must be unique within your AWS account", at most 64
+# characters matching ^([0-9a-zA-Z][ _-]?)+$ (Bedrock user guide, cloudformation-projects).
+MANTLE_PROJECT_NAME = re.compile(r"^([0-9a-zA-Z][ _-]?)+$")
+MANTLE_PROJECT_NAME_MAX = 64
 TEAM = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -57,6 +86,31 @@ def _check_bedrock_region(config: DeploymentConfig, out: list[Problem]) -> None:
                 f"use one of {', '.join(sorted(BEDROCK_GPT_OSS_REGIONS))}, set bedrock: null, "
                 "or set allow_unlisted_regions: true after checking `aws bedrock "
                 f"list-foundation-models --by-provider openai --region {config.region}`",
+            )
+        )
+
+
+def _check_mantle(config: DeploymentConfig, out: list[Problem]) -> None:
+    bedrock = config.bedrock
+    if bedrock is None or not bedrock.mantle:
+        return
+    if not bedrock.teams:
+        out.append(
+            Problem(
+                "bedrock.mantle",
+                "Mantle projects are made one per team, and bedrock.teams is empty: no caller "
+                "could reach bedrock-mantle",
+                'add a team (e.g. "teams": {"research": "gpt-oss-120b"}) or set mantle: false',
+            )
+        )
+    if not config.allow_unlisted_regions and config.region not in MANTLE_REGIONS:
+        out.append(
+            Problem(
+                "bedrock.mantle",
+                f"AWS lists no bedrock-mantle endpoint in {config.region}",
+                f"use one of {', '.join(sorted(MANTLE_REGIONS))}, set mantle: false, or set "
+                "allow_unlisted_regions: true after checking "
+                f"https://bedrock-mantle.{config.region}.api.aws/v1/models answers",
             )
         )
 
@@ -137,6 +191,18 @@ def _names_to_check(config: DeploymentConfig) -> list[_NameCheck]:
             for team, model in config.bedrock.teams.items()
             if TEAM.match(team)
         ]
+        if config.bedrock.mantle:
+            checks += [
+                (
+                    "bedrock.mantle",
+                    names.mantle_project(team),
+                    MANTLE_PROJECT_NAME,
+                    MANTLE_PROJECT_NAME_MAX,
+                    f"Bedrock Mantle project names: {MANTLE_PROJECT_NAME_MAX} characters",
+                )
+                for team in config.bedrock.teams
+                if TEAM.match(team)
+            ]
     return checks
 
 
@@ -207,6 +273,7 @@ CHECKS: tuple[Check, ...] = (
     check_scaling,
     check_sources,
     _check_bedrock_region,
+    _check_mantle,
     _check_teams,
     _check_names,
     _check_profile_coverage,
