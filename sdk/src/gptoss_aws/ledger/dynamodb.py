@@ -27,13 +27,14 @@ import os
 import random
 import socket
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from gptoss_aws.budgets import Budget
 from gptoss_aws.errors import BudgetExceededError, InvalidRecordError, LedgerError
+from gptoss_aws.ledger._dynamodb_reads import DynamoDBReads
 from gptoss_aws.ledger.base import (
     BudgetCheck,
     BudgetUsage,
@@ -68,11 +69,9 @@ if TYPE_CHECKING:
 # Transactions that collide on a counter are cancelled with TransactionConflict; we retry
 # with jittered backoff. 20 tries of up to ~0.5 s covers dozens of writers on one budget.
 MAX_TRANSACTION_ATTEMPTS = 20
-# A time range longer than this is read with a Scan rather than one Query per day.
-MAX_DAYS_QUERIED = 92
 
 
-class DynamoDBLedger(ReportsMixin):
+class DynamoDBLedger(DynamoDBReads, ReportsMixin):
     """The ledger in a DynamoDB table (see the module doc for its layout)."""
 
     def __init__(
@@ -371,102 +370,6 @@ class DynamoDBLedger(ReportsMixin):
                     raise LedgerError(f"DynamoDB ledger {self.table_name}: {exc}") from exc
                 continue  # changed meanwhile: read again
         raise LedgerError(f"could not price call {record.id!r}: the row kept changing")
-
-    def pending_rows(self) -> list[CallRecord]:
-        try:
-            items = list(
-                self._paginate(
-                    "query",
-                    IndexName=PENDING_INDEX,
-                    KeyConditionExpression="pending_pk = :p",
-                    ExpressionAttributeValues={":p": {"S": "PENDING"}},
-                )
-            )
-        except self.client.exceptions.ClientError as exc:
-            # DynamoDB answers ValidationException for a missing index (moto:
-            # ResourceNotFoundException); a missing table fails the scan below too.
-            code = exc.response.get("Error", {}).get("Code")
-            if code not in ("ValidationException", "ResourceNotFoundException"):
-                raise
-            # A table from before the index (see migrate_table): read it all.
-            items = list(
-                self._paginate(
-                    "scan",
-                    FilterExpression="sk = :call AND cost_basis = :p AND #s <> :r",
-                    ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={
-                        ":call": {"S": "CALL"},
-                        ":p": {"S": "pending"},
-                        ":r": {"S": "reserved"},
-                    },
-                )
-            )
-        found = [record_from_item(item) for item in items]
-        # The index is eventually consistent: keep what is still pending.
-        found = [r for r in found if r.cost_basis == "pending" and r.status != "reserved"]
-        return sorted(found, key=lambda r: (r.started_at, r.id))
-
-    # -- reads -------------------------------------------------------------------------
-
-    def _paginate(
-        self, operation: Literal["query", "scan"], **kwargs: Any
-    ) -> Iterator[dict[str, Any]]:
-        # botocore's paginator follows LastEvaluatedKey -> ExclusiveStartKey page by page.
-        paginator: Any = self.client.get_paginator(operation)
-        pages = paginator.paginate(TableName=self.table_name, **kwargs)
-        for page in pages:
-            yield from page.get("Items", [])
-
-    def query(
-        self,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        backend: str | None = None,
-        model: str | None = None,
-        endpoint: str | None = None,
-        tags: Mapping[str, str] | None = None,
-        status: str | Sequence[str] | None = None,
-    ) -> list[CallRecord]:
-        statuses = (
-            None if status is None else ({status} if isinstance(status, str) else set(status))
-        )
-        end = until or utcnow() + timedelta(days=1)
-        if since is not None and (end - since).days <= MAX_DAYS_QUERIED:
-            items: Iterator[dict[str, Any]] = self._query_days(since, end)
-        else:
-            items = self._paginate(
-                "scan",
-                FilterExpression="sk = :call",
-                ExpressionAttributeValues={":call": {"S": "CALL"}},
-            )
-        found: list[CallRecord] = []
-        for item in items:
-            record = record_from_item(item)
-            if (
-                (since is not None and record.started_at < since)
-                or (until is not None and record.started_at >= until)
-                or (backend is not None and record.backend != backend)
-                or (model is not None and record.model != model)
-                or (endpoint is not None and record.endpoint != endpoint)
-                or (statuses is not None and record.status not in statuses)
-                or any(record.tags.get(k) != v for k, v in (tags or {}).items())
-            ):
-                continue
-            found.append(record)
-        found.sort(key=lambda r: (r.started_at, r.id))
-        return found
-
-    def _query_days(self, since: datetime, until: datetime) -> Iterator[dict[str, Any]]:
-        day = since.astimezone(UTC).date()
-        last = until.astimezone(UTC).date()
-        while day <= last:
-            yield from self._paginate(
-                "query",
-                IndexName=DAY_INDEX,
-                KeyConditionExpression="gsi1pk = :day",
-                ExpressionAttributeValues={":day": {"S": f"DAY#{day:%Y-%m-%d}"}},
-            )
-            day += timedelta(days=1)
 
 
 def _nano(amount: Decimal) -> int:
