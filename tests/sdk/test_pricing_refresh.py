@@ -21,7 +21,8 @@ from botocore.stub import Stubber
 
 from gptoss_aws.errors import UnreadableProductError
 from gptoss_aws.pricing import PriceBook
-from gptoss_aws.pricing._refresh import per_1m_tokens, refresh
+from gptoss_aws.pricing._price_list import per_1m_tokens
+from gptoss_aws.pricing._refresh import refresh
 
 TODAY = date(2026, 11, 27)
 TERM = "JRTCKXETXF"  # the OnDemand offer term code
