@@ -143,3 +143,13 @@ def test_a_new_backend_class_gets_its_chat_flag_and_a_client_without_other_edits
     assert client.timeout == 7
     with pytest.raises(SystemExit):
         parser.parse_args(["chat", "--echo-test", "x", "--bedrock", "gpt-oss-120b", "hi"])
+
+
+def test_a_backend_must_declare_how_it_is_costed_and_named() -> None:
+    with pytest.raises(TypeError, match="must declare telemetry_provider"):
+
+        class Bare(BackendBase):
+            name = "bare-test"
+            cost_basis = BackendCostBasis.PER_TOKEN
+
+    assert "bare-test" not in registry.backend_names()

@@ -45,8 +45,8 @@ _NOT_BACKENDS = frozenset({"base", "registry"})
 
 def register(cls: type[BackendBase]) -> None:
     """Called by ``BackendBase.__init_subclass__`` for each class declaring a ``name``."""
-    for attribute in ("cost_basis", "telemetry_provider"):
-        if attribute not in vars(cls) and not hasattr(cls, attribute):
+    for attribute in ("cost_basis", "telemetry_provider", "title"):
+        if not hasattr(cls, attribute):
             raise TypeError(f"backend {cls.__qualname__} must declare {attribute}")
     if not isinstance(cls.cost_basis, BackendCostBasis):
         raise TypeError(
