@@ -16,7 +16,6 @@ import argparse
 import os
 import sys
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -25,7 +24,8 @@ sys.path.insert(0, str(REPO / "tests" / "support"))
 
 import boto3  # noqa: E402
 from sagemaker_standin import SageMakerRuntimeStandIn  # noqa: E402
-from serverproc import serve_tiny  # noqa: E402
+from serverproc import chat_and_tool_containers  # noqa: E402
+from tiny_tools import WEATHER_TOOL  # noqa: E402
 
 from gptoss_aws import GptOss, Tracker, open_ledger  # noqa: E402
 from gptoss_aws.costing.capacity import InstanceTimeline  # noqa: E402
@@ -35,14 +35,6 @@ from gptoss_aws.reports.summary import timeline_allocator  # noqa: E402
 # us-east-1 price the catalog bundles, so the demo report is priced without a refresh.
 INSTANCE = "ml.g6e.2xlarge"
 REGION = "us-east-1"
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    },
-}
 
 
 def session(url: str, ledger_path: Path) -> None:
@@ -76,7 +68,9 @@ def session(url: str, ledger_path: Path) -> None:
     print(f"\n  usage:     {stream.usage}")
 
     called = tools.chat.completions.create(
-        messages=[{"role": "user", "content": "Weather in Paris?"}], tools=[WEATHER], max_tokens=128
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        tools=[WEATHER_TOOL],
+        max_tokens=128,
     )
     call = (called.choices[0].message.tool_calls or [])[0]
     print(f"\n> tool call\n  {call.function.name}({call.function.arguments})")
@@ -103,18 +97,11 @@ def main() -> int:
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     work = Path(tempfile.mkdtemp(prefix="gptoss-local-"))
     print("starting the container twice (chat and tool models) on CPU: about a minute ...")
-    with ThreadPoolExecutor(2) as pool:
-        chat, tool = pool.map(
-            lambda kind: serve_tiny(args.engine_python, args.cache, work, kind), ["chat", "tool"]
-        )
-    try:
+    with chat_and_tool_containers(args.engine_python, args.cache, work) as (chat, tool):
         endpoints = {"gptoss-20b-chat": chat.url, "gptoss-20b-tools": tool.url}
         with SageMakerRuntimeStandIn(endpoints, seed=1) as standin:
             print(f"SageMaker runtime stand-in on {standin.url}; container logs in {work}")
             session(standin.url, work / "ledger.sqlite3")
-    finally:
-        chat.stop()
-        tool.stop()
     return 0
 
 

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 import serverproc
 from fakeaws import fake_aws_environment, use_fake_aws
 from sagemaker_standin import SageMakerRuntimeStandIn
-from serverproc import Server, build_tiny_model, cpu_env, free_port, start_server
+from serverproc import Server, chat_and_tool_containers
 
 # LiteLLM fetches its price map from the internet on import unless told to use its copy.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -42,25 +41,10 @@ def containers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, S
     python = serverproc.engine_python()
     cache = serverproc.tiny_cache(tmp_path_factory.mktemp)
     logs = tmp_path_factory.mktemp("container-logs")
-
-    def serve(kind: str) -> Server:
-        model = build_tiny_model(python, cache, kind)
-        port = free_port()
-        env = cpu_env(
-            model,
-            port,
-            GPTOSS_SERVED_MODEL_NAME=SERVED_NAME,
-            GPTOSS_MAX_MODEL_LEN=str(MAX_MODEL_LEN),
-        )
-        return start_server(env, logs / f"{kind}.log", port, python=python)
-
-    with ThreadPoolExecutor(2) as pool:
-        chat, tool = pool.map(serve, ["chat", "tool"])
-    try:
+    with chat_and_tool_containers(
+        python, cache, logs, SERVED_NAME, GPTOSS_MAX_MODEL_LEN=str(MAX_MODEL_LEN)
+    ) as (chat, tool):
         yield {CHAT_ENDPOINT: chat, TOOL_ENDPOINT: tool}
-    finally:
-        chat.stop()
-        tool.stop()
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ GPTOSS_ENGINE_PYTHON (make test sets it).
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -16,7 +15,7 @@ import pytest
 import serverproc
 from fakeaws import fake_aws_environment, use_fake_aws
 from sagemaker_standin import SageMakerRuntimeStandIn
-from serverproc import Server, serve_tiny
+from serverproc import Server, chat_and_tool_containers
 
 REPO = Path(__file__).resolve().parents[2]
 CHAT_ENDPOINT = "gptoss-chat"
@@ -45,17 +44,8 @@ def containers(
 ) -> Iterator[dict[str, Server]]:
     """The chat and the tool model, each served by the container's entrypoint."""
     logs = tmp_path_factory.mktemp("container-logs")
-
-    def serve(kind: str) -> Server:
-        return serve_tiny(engine_python, tiny_cache, logs, kind)
-
-    with ThreadPoolExecutor(2) as pool:
-        chat, tool = pool.map(serve, ["chat", "tool"])
-    try:
+    with chat_and_tool_containers(engine_python, tiny_cache, logs) as (chat, tool):
         yield {CHAT_ENDPOINT: chat, TOOL_ENDPOINT: tool}
-    finally:
-        chat.stop()
-        tool.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from conftest import CHAT_ENDPOINT, TOOL_ENDPOINT
 from sagemaker_standin import SageMakerRuntimeStandIn
+from tiny_tools import WEATHER_TOOL
 
 from gptoss_aws import APIError, AsyncGptOss, GptOss, Tracker, open_ledger
 from gptoss_aws.ledger import Ledger
@@ -20,14 +21,6 @@ REASONING = "User says hello; reply warmly, for example:"
 CONTENT = "Hello! How can I help you today?"
 TOOL_REASONING = "Need current conditions, so ask the weather service:"
 MESSAGES = [{"role": "user", "content": "Hello there"}]
-WEATHER = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Current weather for a city",
-        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
-    },
-}
 
 
 @pytest.fixture
@@ -108,7 +101,7 @@ def test_a_tool_call_travels_the_whole_path(runtime: Any, ledger: Ledger, stream
     if stream:
         with gpt.chat.completions.create(
             messages=[{"role": "user", "content": "Weather in Paris?"}],
-            tools=[WEATHER],
+            tools=[WEATHER_TOOL],
             max_tokens=128,
             stream=True,
         ) as chunks:
@@ -119,7 +112,7 @@ def test_a_tool_call_travels_the_whole_path(runtime: Any, ledger: Ledger, stream
     else:
         answer = gpt.chat.completions.create(
             messages=[{"role": "user", "content": "Weather in Paris?"}],
-            tools=[WEATHER],
+            tools=[WEATHER_TOOL],
             max_tokens=128,
         )
         call_id = answer.call_id

@@ -22,7 +22,6 @@ import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -37,7 +36,7 @@ from moto.sagemaker.responses import SageMakerResponse
 from moto.server import ThreadedMotoServer
 from sagemaker_standin import SageMakerRuntimeStandIn
 from sagemaker_standin.eventstream import frame
-from serverproc import Server, serve_tiny
+from serverproc import Server, chat_and_tool_containers
 
 from gptoss_deploy.sagemaker import TELEMETRY_OPT_OUT_ENV, write_telemetry_opt_out
 from gptoss_facts.instances import INSTANCE_TYPES
@@ -325,16 +324,8 @@ def containers(
 ) -> Iterator[dict[str, Server]]:
     """The tiny "chat" model and the tiny "tool" model (which always calls get_weather)."""
     logs = tmp_path_factory.mktemp("container")
-    with ThreadPoolExecutor(2) as pool:
-        chat, tool = pool.map(
-            lambda kind: serve_tiny(engine_python, tiny_cache, logs, kind, SERVED_MODEL),
-            ["chat", "tool"],
-        )
-    try:
+    with chat_and_tool_containers(engine_python, tiny_cache, logs, SERVED_MODEL) as (chat, tool):
         yield {"chat": chat, "tool": tool}
-    finally:
-        chat.stop()
-        tool.stop()
 
 
 def _tool_question_goes_to(tool_url: str) -> Callable[[bytes], str | None]:

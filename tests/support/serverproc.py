@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -111,13 +113,43 @@ def build_tiny_model(engine_python: str, cache: Path, kind: str) -> Path:
 
 
 def serve_tiny(
-    engine_python: str, cache: Path, logs: Path, kind: str, served_name: str = "gpt-oss-20b"
+    engine_python: str,
+    cache: Path,
+    logs: Path,
+    kind: str,
+    served_name: str = "gpt-oss-20b",
+    **settings: str,
 ) -> Server:
-    """The container's entrypoint serving a tiny model, from another environment's Python."""
+    """The container's entrypoint serving a tiny model, from another environment's Python.
+
+    ``settings`` are more GPTOSS_* variables (a short GPTOSS_MAX_MODEL_LEN, for one)."""
     model = build_tiny_model(engine_python, cache, kind)
     port = free_port()
-    env = cpu_env(model, port, GPTOSS_SERVED_MODEL_NAME=served_name)
+    env = cpu_env(model, port, GPTOSS_SERVED_MODEL_NAME=served_name, **settings)
     return start_server(env, logs / f"{kind}.log", port, python=engine_python)
+
+
+@contextlib.contextmanager
+def chat_and_tool_containers(
+    engine_python: str,
+    cache: Path,
+    logs: Path,
+    served_name: str = "gpt-oss-20b",
+    **settings: str,
+) -> Iterator[tuple[Server, Server]]:
+    """The tiny "chat" model and the tiny "tool" model (which always calls get_weather),
+    started side by side (each start is about a minute on CPU) and stopped on exit."""
+
+    def serve(kind: str) -> Server:
+        return serve_tiny(engine_python, cache, logs, kind, served_name, **settings)
+
+    with ThreadPoolExecutor(2) as pool:
+        chat, tool = pool.map(serve, ["chat", "tool"])
+    try:
+        yield chat, tool
+    finally:
+        chat.stop()
+        tool.stop()
 
 
 def engine_python() -> str:
