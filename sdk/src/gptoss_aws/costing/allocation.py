@@ -317,6 +317,42 @@ def _allocate_window(
     return endpoint_window, lines
 
 
+def true_up(allocation: Allocation, billed: Mapping[tuple[str, str | None], Decimal]) -> Allocation:
+    """The allocation with each endpoint's lines scaled so that they add up to the billed
+    amount (``billed[(endpoint, variant)]``, USD): every call keeps its share, idle keeps its
+    share, and allocations + idle equal the bill to the micro-dollar (so to the cent).
+    Endpoints without a billed figure are left as they are."""
+    lines: list[AllocationLine] = []
+    windows = []
+    for window in allocation.endpoints:
+        own = [
+            ln
+            for ln in allocation.lines
+            if (ln.endpoint, ln.variant) == (window.endpoint, window.variant)
+        ]
+        amount = billed.get((window.endpoint, window.variant))
+        if amount is None or window.exact_usd == 0:
+            lines += own
+            windows.append(window)
+            continue
+        total = amount.quantize(QUANTUM, ROUND_HALF_UP)
+        scale = amount / window.exact_usd
+        exact = [ln.exact_usd * scale for ln in own]
+        rounded = largest_remainder(exact, total)
+        lines += [
+            replace(ln, exact_usd=e, usd=r) for ln, e, r in zip(own, exact, rounded, strict=True)
+        ]
+        windows.append(
+            replace(
+                window,
+                usd=total,
+                exact_usd=amount,
+                notes=(*window.notes, f"trued up to the billed ${total} (x{scale:.6f})"),
+            )
+        )
+    return replace(allocation, endpoints=tuple(windows), lines=tuple(lines))
+
+
 def allocation_rows(allocation: Allocation) -> list[dict[str, Any]]:
     """Rows for reports and DataFrames: one per call line and one idle line per endpoint."""
     return [
