@@ -433,3 +433,12 @@ def test_a_mantle_project_name_over_64_characters_is_refused() -> None:
     assert any(
         p.field == "bedrock.mantle" and "Mantle project names" in p.message for p in problems
     )
+
+
+def test_mantle_with_an_enforced_guardrail_is_refused() -> None:
+    # The guardrail is enforced through bedrock:GuardrailIdentifier on InvokeModel; the
+    # Service Authorization Reference defines no such key for bedrock-mantle.
+    problem = only(problems_of({"bedrock": {"mantle": True, "guardrail": True}}, "bedrock-only"))
+    assert problem.field == "bedrock.mantle"
+    assert "bypass" in problem.message
+    assert "guardrail: false" in problem.fix

@@ -103,6 +103,18 @@ def _check_mantle(config: DeploymentConfig, out: list[Problem]) -> None:
                 'add a team (e.g. "teams": {"research": "gpt-oss-120b"}) or set mantle: false',
             )
         )
+    if bedrock.guardrail:
+        # The guardrail is enforced by the bedrock:GuardrailIdentifier condition on
+        # InvokeModel; bedrock-mantle has no such condition key (Service Authorization
+        # Reference, "Amazon Bedrock Powered by AWS Mantle"), so Mantle calls would skip it.
+        out.append(
+            Problem(
+                "bedrock.mantle",
+                "an enforced guardrail cannot be enforced on bedrock-mantle (IAM has no "
+                "guardrail condition for it), so Mantle calls would bypass it",
+                "set mantle: false, or guardrail: false if Mantle callers may go unguarded",
+            )
+        )
     if not config.allow_unlisted_regions and config.region not in MANTLE_REGIONS:
         out.append(
             Problem(
