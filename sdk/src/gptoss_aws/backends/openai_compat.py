@@ -82,8 +82,12 @@ class OpenAICompatibleBackend(BackendBase):
         async_http_client: httpx.AsyncClient | None = None,
         headers: dict[str, str] | None = None,
         price: TokenPrice | None = None,
+        auth: httpx.Auth | None = None,
     ) -> None:
         self.base_url = base_url
+        # Applied to each request as it is built (``_authorized``): SigV4 signs the exact
+        # bytes sent, a bearer token may be minted per request (gptoss_aws.backends._auth).
+        self.auth = auth
         self.price = price
         self.url = chat_url(base_url)
         self.model = model
@@ -131,13 +135,25 @@ class OpenAICompatibleBackend(BackendBase):
     # -- shared request and response handling --------------------------------------------
 
     def _request(self, request: ChatRequest) -> dict[str, Any]:
+        content = json.dumps(request.openai_body(self.model)).encode()
         return {
             "method": "POST",
             "url": self.url,
-            "content": json.dumps(request.openai_body(self.model)).encode(),
-            "headers": self.headers,
+            "content": content,
+            "headers": self._authorized("POST", self.url, content),
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
         }
+
+    def _authorized(self, method: str, url: str, content: bytes) -> dict[str, str]:
+        """The headers to send, with ``auth`` applied to exactly this request. The one place
+        auth happens, so every request (chat, Responses, each retry) is signed afresh."""
+        if self.auth is None:
+            return self.headers
+        built = httpx.Request(method, url, headers=self.headers, content=content)
+        # Our Auth classes answer in one step (no challenge): run that step here, so the
+        # signature covers these bytes whichever httpx client sends them.
+        signed = next(self.auth.sync_auth_flow(built))
+        return {k: v for k, v in signed.headers.items() if k.lower() != "content-length"}
 
     def _error(self, response: httpx.Response) -> Exception:
         try:
@@ -148,9 +164,11 @@ class OpenAICompatibleBackend(BackendBase):
         return error_for_status(
             response.status_code,
             message,
-            backend="openai",
+            backend=self.name,
             body=body,
-            request_id=response.headers.get("x-request-id"),
+            # AWS answers carry x-amzn-RequestId (httpx headers ignore case).
+            request_id=response.headers.get("x-request-id")
+            or response.headers.get("x-amzn-requestid"),
             retry_after=parse_retry_after(response.headers),
         )
 
@@ -159,12 +177,12 @@ class OpenAICompatibleBackend(BackendBase):
             data = response.json()
         except ValueError as exc:
             raise ModelError(
-                f"openai: the server answered with non-JSON: {response.text[:200]!r}",
+                f"{self.name}: the server answered with non-JSON: {response.text[:200]!r}",
                 status_code=response.status_code,
-                backend="openai",
+                backend=self.name,
                 body=response.text,
             ) from exc
-        return parse_openai_completion(data, "openai")
+        return parse_openai_completion(data, self.name)
 
     # -- sync ------------------------------------------------------------------------------
 
@@ -179,7 +197,7 @@ class OpenAICompatibleBackend(BackendBase):
         try:
             response = self.http.request(**self._request(request))
         except httpx.HTTPError as exc:
-            raise _transport_error(exc) from exc
+            raise _transport_error(exc, self.name) from exc
         if response.status_code >= 400:
             raise self._error(response)
         return self._parse(response)
@@ -189,16 +207,16 @@ class OpenAICompatibleBackend(BackendBase):
             http = self.http
             response = http.send(http.build_request(**self._request(request)), stream=True)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc) from exc
+            raise _transport_error(exc, self.name) from exc
         if response.status_code >= 400:
             try:
                 response.read()
             except httpx.HTTPError as exc:
-                raise _transport_error(exc) from exc
+                raise _transport_error(exc, self.name) from exc
             finally:
                 response.close()
             raise self._error(response)
-        return SSEChunkStream(_sync_bytes(response), response.close, "openai")
+        return SSEChunkStream(_sync_bytes(response, self.name), response.close, self.name)
 
     def close(self) -> None:
         if self._clients.owns_sync and self._clients.sync is not None:
@@ -218,7 +236,7 @@ class OpenAICompatibleBackend(BackendBase):
         try:
             response = await self.ahttp.request(**self._request(request))
         except httpx.HTTPError as exc:
-            raise _transport_error(exc) from exc
+            raise _transport_error(exc, self.name) from exc
         if response.status_code >= 400:
             raise self._error(response)
         return self._parse(response)
@@ -228,16 +246,16 @@ class OpenAICompatibleBackend(BackendBase):
         try:
             response = await http.send(http.build_request(**self._request(request)), stream=True)
         except httpx.HTTPError as exc:
-            raise _transport_error(exc) from exc
+            raise _transport_error(exc, self.name) from exc
         if response.status_code >= 400:
             try:
                 await response.aread()
             except httpx.HTTPError as exc:
-                raise _transport_error(exc) from exc
+                raise _transport_error(exc, self.name) from exc
             finally:
                 await response.aclose()
             raise self._error(response)
-        return AsyncSSEChunkStream(_async_bytes(response), response.aclose, "openai")
+        return AsyncSSEChunkStream(_async_bytes(response, self.name), response.aclose, self.name)
 
     async def aclose(self) -> None:
         self.close()
@@ -246,22 +264,22 @@ class OpenAICompatibleBackend(BackendBase):
             self._clients.async_ = None
 
 
-def _transport_error(exc: httpx.HTTPError) -> Exception:
+def _transport_error(exc: httpx.HTTPError, backend: str = "openai") -> Exception:
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"openai: timed out: {exc!r}", backend="openai")
-    return APIConnectionError(f"openai: connection failed: {exc!r}", backend="openai")
+        return APITimeoutError(f"{backend}: timed out: {exc!r}", backend=backend)
+    return APIConnectionError(f"{backend}: connection failed: {exc!r}", backend=backend)
 
 
-def _sync_bytes(response: httpx.Response) -> Iterator[bytes]:
+def _sync_bytes(response: httpx.Response, backend: str = "openai") -> Iterator[bytes]:
     try:
         yield from response.iter_bytes()
     except httpx.HTTPError as exc:
-        raise _transport_error(exc) from exc
+        raise _transport_error(exc, backend) from exc
 
 
-async def _async_bytes(response: httpx.Response) -> AsyncIterator[bytes]:
+async def _async_bytes(response: httpx.Response, backend: str = "openai") -> AsyncIterator[bytes]:
     try:
         async for part in response.aiter_bytes():
             yield part
     except httpx.HTTPError as exc:
-        raise _transport_error(exc) from exc
+        raise _transport_error(exc, backend) from exc
