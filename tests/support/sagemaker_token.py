@@ -45,7 +45,7 @@ def mint_token(
     else:
         with mock.patch("botocore.auth.get_current_datetime", return_value=signed_at):
             signer.add_auth(request)
-    presigned = request.url.removeprefix("https://") + "&Version=1"
+    presigned = str(request.url).removeprefix("https://") + "&Version=1"
     return PREFIX + base64.b64encode(presigned.encode()).decode()
 
 
