@@ -1,17 +1,31 @@
-"""OpenAI chat chunks from SSE bytes, as a sync and an async stream.
+"""OpenAI chat chunks (and Responses events) from SSE bytes, as a sync and an async stream.
 
-The byte source differs (httpx bytes, SageMaker PayloadParts); the parsing is shared.
+The byte source differs (httpx bytes, SageMaker PayloadParts); the parsing is shared. The
+streams are generic over what a parser makes of the events: ``SSEChunkParser`` makes chat
+chunks, ``gptoss_aws.backends._responses_wire.ResponseEventParser`` Responses events.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from typing import Self
+from typing import Generic, Protocol, Self, TypeVar
 
 from gptoss_aws.backends._openai_wire import parse_openai_chunk
 from gptoss_aws.streaming._sse import SSEDecoder
 from gptoss_aws.types import Backend, ChatCompletionChunk
+
+T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
+
+
+class SSEParser(Protocol[T_co]):
+    """Bytes in any split -> items; ``done`` once the stream's end marker or end came."""
+
+    done: bool
+    received_bytes: int
+
+    def feed(self, part: bytes | None) -> list[T_co]: ...
 
 
 class SSEChunkParser:
@@ -41,19 +55,21 @@ class SSEChunkParser:
         return chunks
 
 
-class SSEChunkStream:
-    """Chunks from an SSE byte stream (httpx bytes or SageMaker PayloadParts).
+class SSEStream(Generic[T]):
+    """Items from an SSE byte stream (httpx bytes or SageMaker PayloadParts).
 
     ``parts`` yields raw byte slices in any split, with the transport's failures already
     mapped onto our errors. ``received_bytes`` tells the retry layer whether anything
     arrived before a failure.
     """
 
-    def __init__(self, parts: Iterator[bytes], close: Callable[[], None], backend: Backend) -> None:
+    def __init__(
+        self, parts: Iterator[bytes], close: Callable[[], None], parser: SSEParser[T]
+    ) -> None:
         self._parts = parts
         self._close = close
-        self._parser = SSEChunkParser(backend)
-        self._ready: deque[ChatCompletionChunk] = deque()
+        self._parser = parser
+        self._ready: deque[T] = deque()
         self._closed = False
 
     @property
@@ -63,7 +79,7 @@ class SSEChunkStream:
     def __iter__(self) -> Self:
         return self
 
-    def __next__(self) -> ChatCompletionChunk:
+    def __next__(self) -> T:
         while not self._ready:
             if self._closed:
                 raise StopIteration
@@ -82,19 +98,26 @@ class SSEChunkStream:
         self._close()
 
 
-class AsyncSSEChunkStream:
-    """The async twin of ``SSEChunkStream`` (httpx.AsyncClient byte streams)."""
+class SSEChunkStream(SSEStream[ChatCompletionChunk]):
+    """Chat chunks from an SSE byte stream."""
+
+    def __init__(self, parts: Iterator[bytes], close: Callable[[], None], backend: Backend) -> None:
+        super().__init__(parts, close, SSEChunkParser(backend))
+
+
+class AsyncSSEStream(Generic[T]):
+    """The async twin of ``SSEStream`` (httpx.AsyncClient byte streams)."""
 
     def __init__(
         self,
         parts: AsyncIterator[bytes],
         close: Callable[[], Awaitable[None]],
-        backend: Backend,
+        parser: SSEParser[T],
     ) -> None:
         self._parts = parts
         self._close = close
-        self._parser = SSEChunkParser(backend)
-        self._ready: deque[ChatCompletionChunk] = deque()
+        self._parser = parser
+        self._ready: deque[T] = deque()
         self._closed = False
 
     @property
@@ -104,7 +127,7 @@ class AsyncSSEChunkStream:
     def __aiter__(self) -> Self:
         return self
 
-    async def __anext__(self) -> ChatCompletionChunk:
+    async def __anext__(self) -> T:
         while not self._ready:
             if self._closed:
                 raise StopAsyncIteration
@@ -118,3 +141,15 @@ class AsyncSSEChunkStream:
     async def aclose(self) -> None:
         self._closed = True
         await self._close()
+
+
+class AsyncSSEChunkStream(AsyncSSEStream[ChatCompletionChunk]):
+    """Chat chunks from an async SSE byte stream."""
+
+    def __init__(
+        self,
+        parts: AsyncIterator[bytes],
+        close: Callable[[], Awaitable[None]],
+        backend: Backend,
+    ) -> None:
+        super().__init__(parts, close, SSEChunkParser(backend))

@@ -22,6 +22,9 @@ from gptoss_aws.types import Backend, ChatCompletion, ChatCompletionChunk
 if TYPE_CHECKING:
     import argparse
 
+    from gptoss_aws._responses_types import ResponseStreamEvent
+    from gptoss_aws.backends._responses_request import ResponsesRequest
+    from gptoss_aws.backends._responses_wire import ResponsesResult
     from gptoss_aws.pricing.records import TokenPrice
 
 DEFAULT_TIMEOUT = 600.0  # seconds, as openai-python: reasoning at "high" effort is slow
@@ -76,6 +79,26 @@ class AsyncChunkStream(Protocol):
 
     def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]: ...
     async def __anext__(self) -> ChatCompletionChunk: ...
+    async def aclose(self) -> None: ...
+
+
+class EventStream(Protocol):
+    """A backend's open Responses stream: events in order, and how many bytes arrived."""
+
+    @property
+    def received_bytes(self) -> int: ...
+
+    def __iter__(self) -> Iterator[ResponseStreamEvent]: ...
+    def __next__(self) -> ResponseStreamEvent: ...
+    def close(self) -> None: ...
+
+
+class AsyncEventStream(Protocol):
+    @property
+    def received_bytes(self) -> int: ...
+
+    def __aiter__(self) -> AsyncIterator[ResponseStreamEvent]: ...
+    async def __anext__(self) -> ResponseStreamEvent: ...
     async def aclose(self) -> None: ...
 
 
@@ -144,6 +167,51 @@ class BackendBase(ABC):
     async def aclose(self) -> None:
         self.close()
 
+    # -- the Responses API (a capability: the backends that reach one override these) -------
+
+    # Said when this backend refuses a Responses call: where Responses is served instead.
+    responses_hint: ClassVar[str | None] = None
+
+    @classmethod
+    def serves_responses(cls) -> bool:
+        """Whether this backend implements ``send_responses`` (and its stream)."""
+        return cls.send_responses is not BackendBase.send_responses
+
+    def check_responses(self, request: ResponsesRequest) -> None:
+        """Reject a Responses call this backend cannot send, before any budget or network
+        use (``check`` for chat)."""
+        if not self.serves_responses():
+            raise ConfigurationError(responses_unsupported_message(type(self)))
+
+    def send_responses(self, request: ResponsesRequest) -> ResponsesResult:
+        """Send a Responses request (``POST /v1/responses``) and parse the answer."""
+        raise ConfigurationError(responses_unsupported_message(type(self)))
+
+    def stream_responses(self, request: ResponsesRequest) -> EventStream:
+        """Send a streamed Responses request; return once the response has started."""
+        raise ConfigurationError(responses_unsupported_message(type(self)))
+
+    async def asend_responses(self, request: ResponsesRequest) -> ResponsesResult:
+        return await anyio.to_thread.run_sync(self.send_responses, request)
+
+    async def astream_responses(self, request: ResponsesRequest) -> AsyncEventStream:
+        stream = await anyio.to_thread.run_sync(self.stream_responses, request)
+        return ThreadedEventStream(stream)
+
+
+def responses_unsupported_message(cls: type[BackendBase]) -> str:
+    from gptoss_aws.backends.registry import backend_classes
+
+    serving = [c.title for c in backend_classes() if c.serves_responses()]
+    message = f"the {cls.title} backend does not serve the Responses API"
+    if cls.responses_hint:
+        message += f": {cls.responses_hint}"
+    return (
+        message
+        + f". Backends that do: {', '.join(serving) or 'none registered'}"
+        + " (client.chat.completions.create works on every backend)"
+    )
+
 
 _END = object()
 
@@ -167,6 +235,29 @@ class ThreadedChunkStream:
             raise StopAsyncIteration
         assert isinstance(item, ChatCompletionChunk)
         return item
+
+    async def aclose(self) -> None:
+        await anyio.to_thread.run_sync(self._stream.close)
+
+
+class ThreadedEventStream:
+    """Async view of a sync Responses stream (boto3 event streams), one read per thread hop."""
+
+    def __init__(self, stream: EventStream) -> None:
+        self._stream = stream
+
+    @property
+    def received_bytes(self) -> int:
+        return self._stream.received_bytes
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> ResponseStreamEvent:
+        item = await anyio.to_thread.run_sync(next, self._stream, _END)
+        if item is _END:
+            raise StopAsyncIteration
+        return item  # type: ignore[no-any-return]
 
     async def aclose(self) -> None:
         await anyio.to_thread.run_sync(self._stream.close)

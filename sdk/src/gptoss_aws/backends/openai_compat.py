@@ -21,13 +21,22 @@ import httpx
 from gptoss_aws.backends._http_errors import error_for_status, parse_retry_after
 from gptoss_aws.backends._openai_wire import openai_error_details, parse_openai_completion
 from gptoss_aws.backends._request import ChatRequest
-from gptoss_aws.backends._sse_stream import AsyncSSEChunkStream, SSEChunkStream
+from gptoss_aws.backends._responses_request import ResponsesRequest
+from gptoss_aws.backends._responses_wire import ResponseEventParser, ResponsesResult, parse_response
+from gptoss_aws.backends._sse_stream import (
+    AsyncSSEChunkStream,
+    AsyncSSEStream,
+    SSEChunkStream,
+    SSEStream,
+)
 from gptoss_aws.backends.base import (
     DEFAULT_TIMEOUT,
     AsyncChunkStream,
+    AsyncEventStream,
     BackendBase,
     BackendResult,
     ChunkStream,
+    EventStream,
     Target,
     short_model_name,
 )
@@ -262,6 +271,93 @@ class OpenAICompatibleBackend(BackendBase):
         if self._clients.owns_async and self._clients.async_ is not None:
             await self._clients.async_.aclose()
             self._clients.async_ = None
+
+    # -- the Responses API: POST {base}/v1/responses -----------------------------------------
+    # Any backend deriving from this one (an OpenAI-wire surface) serves Responses too, with
+    # the same headers, auth (``_authorized``) and errors as its chat calls.
+
+    def responses_url(self) -> str:
+        """The chat URL's API root (``.../v1``) + ``/responses``."""
+        suffix = "/chat/completions"
+        root = self.url[: -len(suffix)] if self.url.endswith(suffix) else self.url.rstrip("/")
+        return root + "/responses"
+
+    def _responses_args(self, request: ResponsesRequest) -> dict[str, Any]:
+        url = self.responses_url()
+        content = json.dumps(request.body(self.model)).encode()
+        return {
+            "method": "POST",
+            "url": url,
+            "content": content,
+            "headers": self._authorized("POST", url, content),
+            "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
+        }
+
+    def _parse_responses(self, response: httpx.Response) -> ResponsesResult:
+        try:
+            data = response.json()
+        except ValueError as exc:
+            raise ModelError(
+                f"{self.name}: the server answered with non-JSON: {response.text[:200]!r}",
+                status_code=response.status_code,
+                backend=self.name,
+                body=response.text,
+            ) from exc
+        return parse_response(data, self.name)
+
+    def send_responses(self, request: ResponsesRequest) -> ResponsesResult:
+        try:
+            response = self.http.request(**self._responses_args(request))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.name) from exc
+        if response.status_code >= 400:
+            raise self._error(response)
+        return self._parse_responses(response)
+
+    def stream_responses(self, request: ResponsesRequest) -> EventStream:
+        try:
+            http = self.http
+            response = http.send(http.build_request(**self._responses_args(request)), stream=True)
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.name) from exc
+        if response.status_code >= 400:
+            try:
+                response.read()
+            except httpx.HTTPError as exc:
+                raise _transport_error(exc, self.name) from exc
+            finally:
+                response.close()
+            raise self._error(response)
+        parser = ResponseEventParser(self.name)
+        return SSEStream(_sync_bytes(response, self.name), response.close, parser)
+
+    async def asend_responses(self, request: ResponsesRequest) -> ResponsesResult:
+        try:
+            response = await self.ahttp.request(**self._responses_args(request))
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.name) from exc
+        if response.status_code >= 400:
+            raise self._error(response)
+        return self._parse_responses(response)
+
+    async def astream_responses(self, request: ResponsesRequest) -> AsyncEventStream:
+        http = self.ahttp
+        try:
+            response = await http.send(
+                http.build_request(**self._responses_args(request)), stream=True
+            )
+        except httpx.HTTPError as exc:
+            raise _transport_error(exc, self.name) from exc
+        if response.status_code >= 400:
+            try:
+                await response.aread()
+            except httpx.HTTPError as exc:
+                raise _transport_error(exc, self.name) from exc
+            finally:
+                await response.aclose()
+            raise self._error(response)
+        parser = ResponseEventParser(self.name)
+        return AsyncSSEStream(_async_bytes(response, self.name), response.aclose, parser)
 
 
 def _transport_error(exc: httpx.HTTPError, backend: str = "openai") -> Exception:
