@@ -33,6 +33,7 @@ from gptoss_aws.errors import (
     UnprocessableEntityError,
 )
 from gptoss_aws.ledger import open_ledger
+from gptoss_aws.openai_wrapper import async_openai_client, gptoss_error, openai_client
 from gptoss_aws.pricing.catalog import PriceBook
 from gptoss_aws.pricing.records import TokenPrice
 from gptoss_aws.reports.allocators import aws_allocator
@@ -102,8 +103,11 @@ __all__ = [
     "UnprocessableEntityError",
     "Usage",
     "__version__",
+    "async_openai_client",
     "aws_allocator",
+    "gptoss_error",
     "load_budgets",
     "open_ledger",
+    "openai_client",
     "plot_spend",
 ]
