@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from gptoss_aws._bedrock_arn import APPLICATION_INFERENCE_PROFILE, names_a_model, split_arn
 from gptoss_aws.errors import UnpricedError
-from gptoss_aws.models import get_model
+from gptoss_facts.models import get_any_model
 
 # Geographic cross-region inference profiles ("us.openai.gpt-oss-120b-1:0") run the same
 # model and are billed at the price of the source region, the one the call was made from
@@ -23,10 +23,16 @@ GEO_PREFIXES = ("us", "eu", "apac", "jp", "au", "ca", "us-gov")
 
 
 def _known(name: str) -> str | None:
-    try:
-        return get_model(name).name
-    except KeyError:
-        return None
+    """The short name of gpt-oss or gpt-oss-safeguard under any of its ids: the runtime
+    ("openai.gpt-oss-120b-1:0") and the Mantle one, which has no "-1:0"
+    ("openai.gpt-oss-120b"), file under the same key, since a Mantle call is priced as
+    Bedrock's per-token price for that model (see backends/bedrock_mantle.py)."""
+    for candidate in (name, name + "-1:0"):
+        try:
+            return get_any_model(candidate).name
+        except KeyError:
+            continue
+    return None
 
 
 def _strip_arn(model: str) -> str:
