@@ -41,6 +41,9 @@ def variants() -> dict[str, DeploymentConfig]:
         ),
         # The prod environment file: several teams, an enforced guardrail.
         "prod": load_environment("prod", ENVIRONMENTS),
+        # The openai environment file: SageMaker's OpenAI route, Mantle projects per team,
+        # a safeguard model on Bedrock.
+        "openai": load_environment("openai", ENVIRONMENTS),
         # A given ECR image, no mirror job, data capture, alarm e-mails, no ledger table.
         "byo-image": from_preset(
             "gpt-oss-20b-g6e-xlarge",

@@ -118,8 +118,22 @@ def test_a_pending_price_replaces_the_estimate_with_its_note() -> None:
     notes = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
     assert any("price pending" in n and "us-west-2: run the refresh" in n for n in notes)
     priced = new_stack()
-    CostDashboard(priced, "D", token_prices=STATED, price_pending="unused")
+    CostDashboard(priced, "D", token_prices=STATED)
     assert "price pending" not in json.dumps(body(Template.from_stack(priced)))
+
+
+def test_a_partly_priced_dashboard_shows_the_estimate_and_names_the_unpriced_models() -> None:
+    # Issue 12: a safeguard model has no bundled price while gpt-oss has one; the priced
+    # models keep their estimate and the note names the rest (never a $0 line for them).
+    stack = new_stack()
+    CostDashboard(
+        stack, "D", token_prices=STATED, price_pending="no price for openai.gpt-oss-safeguard-20b"
+    )
+    widgets = body(Template.from_stack(stack))["widgets"]
+    titles = [w["properties"].get("title") for w in widgets]
+    assert "Bedrock estimated cost (USD)" in titles
+    notes = [w["properties"]["markdown"] for w in widgets if w["type"] == "text"]
+    assert any("price pending" in n and "gpt-oss-safeguard-20b" in n for n in notes)
 
 
 def test_bundled_prices_refuse_what_the_catalog_lacks() -> None:

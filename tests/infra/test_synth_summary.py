@@ -233,7 +233,7 @@ def test_an_invalid_environment_stops_the_app_before_synthesis(tmp_path: Path) -
     )
     assert result.returncode == 2
     assert "no no-such-env.json or no-such-env.toml" in result.stderr
-    assert "pass -c env=<one of bedrock, dev, prod, small>" in result.stderr
+    assert "pass -c env=<one of bedrock, dev, openai, prod, small>" in result.stderr
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "manifest.json").exists()
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from constructs import Construct
 
 from gptoss_deploy.config import DeploymentConfig
-from gptoss_facts.models import get_model
 from gptoss_infra.constructs.bedrock.access import BedrockAccess
 from gptoss_infra.constructs.bedrock.guardrail import GptOssGuardrail
 from gptoss_infra.constructs.bedrock.inference_profiles import TeamProfile
+from gptoss_infra.constructs.bedrock.mantle import mantle_base_url
 from gptoss_infra.stacks.common import GptOssStack
 
 
@@ -18,7 +18,9 @@ class GptOssBedrockStack(GptOssStack):
 
     Outputs (exports ``<project>-<env>:...``): ``InvokePolicyArn`` (attach it to callers),
     ``ProfileArn-<team>`` per team (pass it as ``modelId`` so calls carry the team's
-    tags), and ``GuardrailArn`` when a guardrail is enforced.
+    tags), ``GuardrailArn`` when a guardrail is enforced, and with ``bedrock.mantle``
+    ``MantleBaseUrl`` and ``MantleProjectId-<team>`` per team (the OpenAI client's
+    ``base_url`` and ``project``).
     """
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
@@ -32,14 +34,16 @@ class GptOssBedrockStack(GptOssStack):
         bedrock = config.bedrock
         if bedrock is None:
             raise ValueError("GptOssBedrockStack needs config.bedrock")
-        model_ids = [get_model(name).bedrock_model_id for name in bedrock.models]
+        # The table's ids unless the environment overrides one (bedrock.model_ids): the
+        # safeguard ids come from third-party sources only (gptoss_facts.models).
+        model_ids = [bedrock.model_id(name) for name in bedrock.models]
         self.guardrail = GptOssGuardrail(self, "Guardrail") if bedrock.guardrail else None
         self.access = BedrockAccess(
             self,
             "Access",
             models=model_ids,
             teams=[
-                TeamProfile(name=team, model=get_model(model).bedrock_model_id)
+                TeamProfile(name=team, model=bedrock.model_id(model))
                 for team, model in bedrock.teams.items()
             ],
             guardrail=self.guardrail,
@@ -49,6 +53,7 @@ class GptOssBedrockStack(GptOssStack):
             require_inference_profile=bool(bedrock.teams) and not bedrock.allow_direct_invocation,
             # The same "<project>-<env>-<team>-<model>" the validation checked for length.
             profile_name_prefix=config.names.prefix,
+            mantle=bedrock.mantle,
         )
         # Read by the synth summary and the rehearsal (profile-bypass): the opt-in is
         # visible in the template itself.
@@ -66,6 +71,20 @@ class GptOssBedrockStack(GptOssStack):
                 arn,
                 f"ProfileArn-{team}",
                 f"application inference profile of team {team} (pass it as modelId)",
+            )
+        if self.access.mantle_projects:
+            self.output(
+                "MantleBaseUrl",
+                mantle_base_url(config.region),
+                "MantleBaseUrl",
+                "OpenAI-compatible base URL of Bedrock Mantle (Responses, Chat Completions)",
+            )
+        for team, project in self.access.mantle_projects.items():
+            self.output(
+                f"MantleProjectId{''.join(part.capitalize() for part in team.split('-'))}",
+                project.project_id,
+                f"MantleProjectId-{team}",
+                f"Bedrock Mantle project of team {team} (pass it as the OpenAI client's project)",
             )
         if self.guardrail is not None:
             self.output(

@@ -59,29 +59,38 @@ class GptOssCostStack(GptOssStack):
 
         # Tokens of the Bedrock models this environment uses (all gpt-oss if none), and
         # what the SDK records for every backend. The Bedrock cost estimate needs a price
-        # for the region; without one the dashboard shows tokens only rather than a guess.
-        models = [
-            MODELS[name].bedrock_model_id
-            for name in (config.bedrock.models if config.bedrock else tuple(MODELS))
-        ]
+        # per model for the region; a model without one (no price in the bundled catalog,
+        # e.g. the safeguard models, whose prices AWS publishes nowhere we can cite yet)
+        # is charted as tokens only rather than with a guess.
+        models = (
+            [config.bedrock.model_id(name) for name in config.bedrock.models]
+            if config.bedrock
+            else [MODELS[name].bedrock_model_id for name in MODELS]
+        )
+        prices = {}
+        unpriced = []
+        for model in models:
+            try:
+                prices.update(CostDashboard.bundled_prices([model], config.region))
+            except UnpricedError:
+                unpriced.append(model)
         pending = None
-        try:
-            prices = CostDashboard.bundled_prices(models, config.region)
-        except UnpricedError:
-            prices = None
+        if unpriced:
             # The dashboard is synthesized from the bundled catalog only, so a refreshed
             # price on the deploying machine does not reach it; the SDK's own cost metrics do.
             pending = (
-                f"The SDK's bundled catalog has no Bedrock price for {config.region}, so this "
-                "dashboard charts tokens only. Priced costs are in the SDK rows below "
-                "(CostUSD) and in `gptoss-aws costs` once `gptoss-aws prices refresh "
-                f"--region {config.region}` has filled them (docs/costs.md)."
+                f"The SDK's bundled catalog has no Bedrock price in {config.region} for "
+                f"{', '.join(unpriced)}, so this dashboard charts their tokens only. Priced "
+                "costs are in the SDK rows below (CostUSD) and in `gptoss-aws costs` once "
+                f"`gptoss-aws prices refresh --region {config.region}` has filled them "
+                "(docs/costs.md)."
             )
         self.dashboard = CostDashboard(
             self,
             "Dashboard",
             models=models,
-            token_prices=prices,
+            token_prices=prices or None,
             price_pending=pending,
+            mantle=bool(config.bedrock and config.bedrock.mantle),
             dashboard_name=f"{names.prefix}-tokens-and-cost",
         )

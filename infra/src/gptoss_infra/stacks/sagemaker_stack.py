@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import Fn
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from gptoss_deploy.ami import default_inference_ami
@@ -18,6 +19,7 @@ from gptoss_deploy.capacity import assumed_quota
 from gptoss_deploy.config import DeploymentConfig, ResourceNames, SageMakerConfig
 from gptoss_deploy.memory import gpus_per_replica, resolved_utilization
 from gptoss_facts.instances import INSTANCE_TYPES
+from gptoss_infra.constructs._common import acknowledge
 from gptoss_infra.constructs.sagemaker import (
     BlueGreenUpdate,
     DataCaptureOptions,
@@ -31,6 +33,10 @@ from gptoss_infra.constructs.sagemaker import (
     InferenceComponentOptions,
     InferenceImage,
     RollingUpdate,
+)
+from gptoss_infra.constructs.sagemaker.endpoint import (
+    OPENAI_ROUTE_NAG_FINDING,
+    OPENAI_ROUTE_NAG_REASON,
 )
 from gptoss_infra.stacks.alerts import AlarmTopic
 from gptoss_infra.stacks.common import GptOssStack
@@ -90,7 +96,9 @@ class GptOssSageMakerStack(GptOssStack):
     """gpt-oss on a SageMaker real-time endpoint, from weights to dashboard.
 
     Outputs (exports ``<project>-<env>:...``): ``EndpointName``, ``InferenceComponentName``
-    (inference components only), ``ImageUri``, ``AlarmTopicArn``. Deploy it after
+    (inference components only), ``ImageUri``, ``AlarmTopicArn``, ``EndpointInvokePolicyArn``
+    (attach it to callers) and, with ``sagemaker.openai_route``, ``OpenAIBaseUrl`` (the
+    endpoint's, or its inference component's, OpenAI-compatible base URL). Deploy it after
     GptOssWeightsStack (``build_app`` adds the dependency).
     """
 
@@ -151,6 +159,19 @@ class GptOssSageMakerStack(GptOssStack):
         self.dashboard = EndpointDashboard(
             self, "Dashboard", endpoint=self.endpoint, alarms=self.alarms.alarms
         )
+        # A managed policy for callers (managed, not inline: the NIST 800-53 and HIPAA packs
+        # flag inline policies). sagemaker:CallWithBearerToken is in it only when the
+        # environment turns the OpenAI route on.
+        self.invoke_policy = iam.ManagedPolicy(
+            self,
+            "InvokePolicy",
+            description=f"Invoke the gpt-oss endpoint {names.endpoint}"
+            + (" (also through its OpenAI-compatible route)" if sm.openai_route else ""),
+            statements=self.endpoint.invoke_statements(openai_route=sm.openai_route),
+        )
+        if sm.openai_route:
+            acknowledge(self.invoke_policy, [(OPENAI_ROUTE_NAG_FINDING, OPENAI_ROUTE_NAG_REASON)])
+        self.add_facts(openai_route=sm.openai_route)
 
         self._outputs()
 
@@ -211,3 +232,18 @@ class GptOssSageMakerStack(GptOssStack):
             "AlarmTopicArn",
             "encrypted SNS topic the endpoint alarms notify",
         )
+        self.output(
+            "EndpointInvokePolicyArn",
+            self.invoke_policy.managed_policy_arn,
+            # Not "InvokePolicyArn": the Bedrock stack of the same environment exports that.
+            "EndpointInvokePolicyArn",
+            "managed policy that invokes the endpoint (attach it to callers)",
+        )
+        if self.config.sagemaker is not None and self.config.sagemaker.openai_route:
+            self.output(
+                "OpenAIBaseUrl",
+                self.endpoint.openai_base_url(self.config.region),
+                "OpenAIBaseUrl",
+                "OpenAI-compatible base URL (chat/completions) of the endpoint, or of its "
+                "inference component; the API key is a SageMaker bearer token",
+            )

@@ -12,6 +12,9 @@ Two sources, both read-only here:
   ``ReasoningTokens``, ``CostUSD``. Their dimension values are only known at run time, so
   the widgets use ``SEARCH`` expressions (CloudWatch user guide, "Use search expressions
   in graphs"), which also pick up SageMaker calls the SDK priced.
+- With ``mantle``: ``AWS/BedrockMantle`` ``TotalInputTokens`` / ``TotalOutputTokens``, Sums
+  per ``Project`` (Bedrock user guide, monitoring-mantle-metrics), through ``SEARCH`` as
+  well, so the cost stack needs no reference to the Bedrock stack's project ids.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from gptoss_aws.telemetry import DEFAULT_NAMESPACE, EMF_DIMENSIONS
 
 from .._common import PropErrors, check_region, is_literal
 from ..bedrock.access import GPT_OSS_MODELS, bedrock_metric
+from ..bedrock.mantle import mantle_search
 
 _WIDTH = 24  # dashboard grid width (CloudWatch dashboard body structure)
 DEFAULT_PERIOD = Duration.hours(1)
@@ -47,8 +51,10 @@ class CostDashboard(Construct):
     :param token_prices: model id -> price (USD per 1M tokens, with source and date) for
         the estimated Bedrock cost widgets. Default: none, no estimate (there is no safe
         default price: it differs by region and changes).
-    :param price_pending: shown in place of the estimate when ``token_prices`` is empty: why
-        there is no price and where the priced costs are instead. Default: none.
+    :param price_pending: shown under the estimate (in its place when ``token_prices`` is
+        empty): which models have no price, why, and where their priced costs are instead.
+        Default: none.
+    :param mantle: add a row of Bedrock Mantle tokens per project. Default: ``False``.
     :param namespace: the SDK's metric namespace. Default: ``gptoss_aws.telemetry``'s
         ``DEFAULT_NAMESPACE`` (``"GptOssAws"``).
     :param period: aggregation period of the graphs. Default: 1 hour.
@@ -66,6 +72,7 @@ class CostDashboard(Construct):
         namespace: str = DEFAULT_NAMESPACE,
         period: Duration = DEFAULT_PERIOD,
         dashboard_name: str | None = None,
+        mantle: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
         errors = PropErrors("CostDashboard props")
@@ -98,7 +105,7 @@ class CostDashboard(Construct):
         self.dashboard.add_widgets(*self._bedrock_widgets(period))
         if token_prices:
             self.dashboard.add_widgets(*self._estimate_widgets(token_prices, period))
-        elif price_pending:
+        if price_pending:
             self.dashboard.add_widgets(
                 cloudwatch.TextWidget(
                     markdown=f"**Bedrock estimated cost: price pending.** {price_pending}",
@@ -106,6 +113,8 @@ class CostDashboard(Construct):
                     height=2,
                 )
             )
+        if mantle:
+            self.dashboard.add_widgets(self._mantle_widget(period))
         self.dashboard.add_widgets(*self._sdk_widgets(namespace, period))
 
     # ------------------------------------------------------------------------------------
@@ -163,6 +172,25 @@ class CostDashboard(Construct):
                 height=6,
             ),
         ]
+
+    def _mantle_widget(self, period: Duration) -> cloudwatch.IWidget:
+        return cloudwatch.GraphWidget(
+            title="Bedrock Mantle tokens per project (AWS/BedrockMantle)",
+            left=[
+                cloudwatch.MathExpression(
+                    expression=mantle_search(metric, period),
+                    using_metrics={},
+                    label=label,
+                    period=period,
+                )
+                for metric, label in (
+                    ("TotalInputTokens", "input"),
+                    ("TotalOutputTokens", "output"),
+                )
+            ],
+            width=_WIDTH,
+            height=6,
+        )
 
     def _sdk_widgets(self, namespace: str, period: Duration) -> list[cloudwatch.IWidget]:
         def search(metric: str, label: str) -> cloudwatch.MathExpression:

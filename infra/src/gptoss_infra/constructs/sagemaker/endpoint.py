@@ -31,6 +31,30 @@ COMPONENT_LOG_GROUP = "/aws/sagemaker/InferenceComponents/{name}"
 # The namespaces the instance agent publishes to with the execution role.
 METRIC_NAMESPACES = ["/aws/sagemaker/Endpoints", "/aws/sagemaker/InferenceComponents"]
 
+INVOKE_ENDPOINT_ACTIONS = ("sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream")
+CALL_WITH_BEARER_ACTION = "sagemaker:CallWithBearerToken"
+# cdk-nag's finding on the bearer-token statement, and why it stands.
+OPENAI_ROUTE_NAG_FINDING = "AwsSolutions-IAM5[Resource::*]"
+OPENAI_ROUTE_NAG_REASON = (
+    "sagemaker:CallWithBearerToken (SageMaker's OpenAI-compatible route, sagemaker.openai_route) "
+    'takes no resource: AWS: "sagemaker:CallWithBearerToken requires a wildcard ("*") for '
+    'the Resource field. It does not support resource-level restrictions." '
+    "(https://docs.aws.amazon.com/sagemaker/latest/dg/realtime-endpoints-openai-compatible.html); "
+    "the statement is limited to this account by aws:ResourceAccount = ${aws:PrincipalAccount} "
+    "and only InvokeEndpoint on the endpoint's ARN lets the token reach a model"
+)
+
+
+def bearer_token_statement() -> iam.PolicyStatement:
+    """``sagemaker:CallWithBearerToken`` on ``*`` (the action takes no resource), in this
+    account only."""
+    return iam.PolicyStatement(
+        sid="CallSageMakerWithBearerToken",
+        actions=[CALL_WITH_BEARER_ACTION],
+        resources=["*"],
+        conditions={"StringEquals": {"aws:ResourceAccount": "${aws:PrincipalAccount}"}},
+    )
+
 
 class GptOssEndpoint(Construct, EndpointMetrics):
     """gpt-oss on a SageMaker real-time endpoint, served by our vLLM container.
@@ -117,17 +141,56 @@ class GptOssEndpoint(Construct, EndpointMetrics):
         """The resource an Application Auto Scaling target must wait for."""
         return self.inference_component or self.endpoint
 
-    def grant_invoke(self, grantee: iam.IGrantable) -> iam.Grant:
-        """InvokeEndpoint and InvokeEndpointWithResponseStream on this endpoint.
+    def invoke_statements(self, *, openai_route: bool = False) -> list[iam.PolicyStatement]:
+        """What a caller needs: InvokeEndpoint and InvokeEndpointWithResponseStream on this
+        endpoint and, with ``openai_route``, ``sagemaker:CallWithBearerToken``.
 
         With inference components the caller names the component in the request; IAM
-        still authorizes on the endpoint ARN.
+        still authorizes on the endpoint ARN. SageMaker's OpenAI-compatible route
+        (``/endpoints/<name>/openai/v1``) authenticates with a bearer token made from the
+        caller's credentials and needs "the ``sagemaker:CallWithBearerToken`` and
+        ``sagemaker:InvokeEndpoint`` permissions"; "``sagemaker:CallWithBearerToken``
+        requires a wildcard (``"*"``) for the ``Resource`` field. It does not support
+        resource-level restrictions." (SageMaker developer guide,
+        https://docs.aws.amazon.com/sagemaker/latest/dg/realtime-endpoints-openai-compatible.html).
+        The wildcard is narrowed to this account the way AWS's managed policy
+        AmazonSageMakerJobRuntimeAccess narrows the same action: ``aws:ResourceAccount``
+        equal to ``${aws:PrincipalAccount}``.
         """
-        return iam.Grant.add_to_principal(
+        statements = [
+            iam.PolicyStatement(
+                sid="InvokeGptOssEndpoint",
+                actions=list(INVOKE_ENDPOINT_ACTIONS),
+                resources=[self.endpoint_arn],
+            )
+        ]
+        if openai_route:
+            statements.append(bearer_token_statement())
+        return statements
+
+    def grant_invoke(self, grantee: iam.IGrantable, *, openai_route: bool = False) -> iam.Grant:
+        """InvokeEndpoint and InvokeEndpointWithResponseStream on this endpoint, and with
+        ``openai_route`` the bearer-token permission of the OpenAI-compatible route (see
+        :meth:`invoke_statements`)."""
+        grant = iam.Grant.add_to_principal(
             grantee=grantee,
-            actions=["sagemaker:InvokeEndpoint", "sagemaker:InvokeEndpointWithResponseStream"],
+            actions=list(INVOKE_ENDPOINT_ACTIONS),
             resource_arns=[self.endpoint_arn],
         )
+        if openai_route:
+            grantee.grant_principal.add_to_principal_policy(bearer_token_statement())
+        return grant
+
+    def openai_base_url(self, region: str) -> str:
+        """Base URL of SageMaker's OpenAI-compatible route for this endpoint, or for its
+        inference component: ``https://runtime.sagemaker.<region>.amazonaws.com/endpoints/
+        <endpoint>[/inference-components/<component>]/openai/v1`` (the client appends
+        ``/chat/completions``; SageMaker developer guide,
+        realtime-endpoints-openai-compatible)."""
+        url = f"https://runtime.sagemaker.{region}.amazonaws.com/endpoints/{self.endpoint_name}"
+        if self.inference_component_name is not None:
+            url += f"/inference-components/{self.inference_component_name}"
+        return f"{url}/openai/v1"
 
     def add_rollback_alarm(self, alarm: cloudwatch.IAlarm) -> None:
         """Roll deployments back when `alarm` fires; needs a deployment strategy (1-10 alarms)."""
