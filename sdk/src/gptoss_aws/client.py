@@ -14,7 +14,7 @@ httpx.AsyncClient).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, Self
 
@@ -228,6 +228,150 @@ class _ClientBase:
             tags=tags,
             max_retries=max_retries,
             retry_policy=retry_policy,
+        )
+
+    # -- AWS's OpenAI-compatible surfaces (backends/bedrock_mantle.py, bedrock_openai.py,
+    # sagemaker_openai.py; the surface table is in sdk/README.md) ------------------------
+
+    @classmethod
+    def bedrock_mantle(
+        cls,
+        model: str = "gpt-oss-120b",
+        region: str | None = None,
+        api_key: str | Callable[[], str] | None = None,
+        project: str | None = None,
+        *,
+        session: boto3.Session | None = None,
+        base_url: str | None = None,
+        headers: dict[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        tracker: TrackerLike | Literal["auto"] | None = "auto",
+        tags: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Self:
+        """gpt-oss (or gpt-oss-safeguard) on Bedrock's OpenAI-compatible Mantle endpoint,
+        ``https://bedrock-mantle.{region}.api.aws/v1``: Chat Completions and Responses.
+
+        ``api_key`` (a Bedrock API key, or a callable returning one) is sent as a bearer
+        token; without it requests are SigV4-signed with the session's credentials.
+        ``project`` (a Bedrock project ID, ``proj_...``) goes out as ``OpenAI-Project`` on
+        every call and is recorded in each row's ``bedrock.project`` tag (a call's own
+        ``project=`` overrides the header and fills the row's ``project``). Priced per token at
+        Bedrock's price for the model, region and service tier."""
+        from gptoss_aws.backends.bedrock_mantle import BedrockMantleBackend
+
+        backend = BedrockMantleBackend(
+            model,
+            region=region,
+            api_key=api_key,
+            project=project,
+            session=session,
+            base_url=base_url,
+            timeout=timeout,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            headers=headers,
+        )
+        if project is not None:
+            tags = {"bedrock.project": project, **(tags or {})}
+        return cls(
+            backend, tracker=tracker, tags=tags, max_retries=max_retries, retry_policy=retry_policy
+        )
+
+    @classmethod
+    def bedrock_openai(
+        cls,
+        model: str = "gpt-oss-120b",
+        region: str | None = None,
+        api_key: str | Callable[[], str] | None = None,
+        *,
+        session: boto3.Session | None = None,
+        path_prefix: str = "/openai/v1",
+        base_url: str | None = None,
+        headers: dict[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        tracker: TrackerLike | Literal["auto"] | None = "auto",
+        tags: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Self:
+        """gpt-oss through bedrock-runtime's OpenAI-compatible Chat Completions path
+        (``/openai/v1`` by default; ``path_prefix="/v1"`` for the path AWS's newer page shows).
+        SigV4 (signing name ``bedrock``) or a Bedrock API key. Chat only; priced per token as
+        Bedrock."""
+        from gptoss_aws.backends.bedrock_openai import BedrockOpenAIBackend
+
+        backend = BedrockOpenAIBackend(
+            model,
+            region=region,
+            api_key=api_key,
+            session=session,
+            path_prefix=path_prefix,
+            base_url=base_url,
+            timeout=timeout,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            headers=headers,
+        )
+        return cls(
+            backend, tracker=tracker, tags=tags, max_retries=max_retries, retry_policy=retry_policy
+        )
+
+    @classmethod
+    def sagemaker_openai(
+        cls,
+        endpoint_name: str,
+        region: str | None = None,
+        inference_component: str | None = None,
+        *,
+        session: boto3.Session | None = None,
+        instance_type: str | None = None,
+        variant: str | None = None,
+        model: str | None = None,
+        endpoint_url: str | None = None,
+        token_expires_s: int = 43200,
+        sagemaker_client: SageMakerClient | None = None,
+        headers: dict[str, str] | None = None,
+        http_client: httpx.Client | None = None,
+        async_http_client: httpx.AsyncClient | None = None,
+        tracker: TrackerLike | Literal["auto"] | None = "auto",
+        tags: Mapping[str, str] | None = None,
+        max_retries: int | None = None,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Self:
+        """A SageMaker endpoint (or one inference component) through SageMaker's
+        OpenAI-compatible route, ``.../endpoints/{name}[/inference-components/{ic}]/openai/v1``,
+        with a bearer token minted locally from the session's credentials (re-minted before
+        ``token_expires_s``, at most 12 hours). ``endpoint_url`` replaces
+        ``https://runtime.sagemaker.{region}.amazonaws.com``. Costed by instance-hours, with
+        the placement resolved as ``GptOss.sagemaker`` does. Chat only: Responses go through
+        ``GptOss.sagemaker``."""
+        from gptoss_aws.backends.sagemaker_openai import SageMakerOpenAIBackend
+
+        backend = SageMakerOpenAIBackend(
+            endpoint_name,
+            inference_component=inference_component,
+            region=region,
+            session=session,
+            instance_type=instance_type,
+            variant=variant,
+            model=model,
+            endpoint_url=endpoint_url,
+            token_expires_s=token_expires_s,
+            sagemaker_client=sagemaker_client,
+            timeout=timeout,
+            http_client=http_client,
+            async_http_client=async_http_client,
+            headers=headers,
+        )
+        return cls(
+            backend, tracker=tracker, tags=tags, max_retries=max_retries, retry_policy=retry_policy
         )
 
     def with_options(
