@@ -35,6 +35,7 @@ from gptoss_tiny.__main__ import main
 from gptoss_tiny.checkpoint import BUILD_MARKER, MODEL_FILES, build_checkpoint, ensure_checkpoint
 from gptoss_tiny.program import Lookback, compile_program
 from gptoss_tiny.script import (
+    AGENT_ANSWER,
     CHAT_CONTENT,
     CHAT_REASONING,
     PROMPT_TAIL,
@@ -45,6 +46,7 @@ from gptoss_tiny.script import (
     ScriptedKind,
     encode,
     expected,
+    expected_answer,
 )
 from gptoss_tiny.tokenizer import (
     O200K_SHA256,
@@ -81,7 +83,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def model_dirs(cache_dir: Path) -> dict[ScriptedKind, Path]:
-    return {kind: ensure_checkpoint(cache_dir, kind) for kind in ("chat", "tool")}
+    return {kind: ensure_checkpoint(cache_dir, kind) for kind in ("chat", "tool", "agent")}
 
 
 @pytest.fixture(scope="session")
@@ -168,7 +170,7 @@ def test_checkpoint_has_the_gpt_oss_config_and_loads_without_missing_weights(
     assert 25_000_000 < sum(p.numel() for p in model.parameters()) < 27_000_000
 
 
-@pytest.mark.parametrize("kind", ["random", "chat", "tool"])
+@pytest.mark.parametrize("kind", ["random", "chat", "tool", "agent"])
 def test_build_writes_the_same_bytes_every_time(tmp_path: Path, kind: ScriptedKind) -> None:
     first = build_checkpoint(tmp_path / "a", kind, tokenizer_cache=tmp_path / "tok")
     second = build_checkpoint(tmp_path / "b", kind, tokenizer_cache=tmp_path / "tok")
@@ -302,7 +304,7 @@ def _render(
     kind: ScriptedKind, user: str, effort: ReasoningEffort, history: list[Message] | None = None
 ) -> list[int]:
     messages = [_system(effort)]
-    if kind == "tool":
+    if kind in ("tool", "agent"):
         developer = DeveloperContent.new().with_function_tools([WEATHER_TOOL])
         messages.append(Message.from_role_and_content(Role.DEVELOPER, developer))
     messages += history or []
@@ -324,7 +326,7 @@ def _greedy(model: Any, prompt: list[int], max_new_tokens: int = 48) -> list[int
 
 
 def _cases() -> Iterator[tuple[ScriptedKind, str, ReasoningEffort]]:
-    for kind in ("chat", "tool"):
+    for kind in ("chat", "tool", "agent"):
         for effort in (ReasoningEffort.LOW, ReasoningEffort.HIGH):
             for user in ("Hi", "What's the weather like in Paris right now? Answer briefly."):
                 yield kind, user, effort
@@ -346,7 +348,11 @@ def test_earlier_turns_do_not_change_the_chat_reply(models: dict[ScriptedKind, A
     assert _greedy(models["chat"], prompt) == list(expected("chat").token_ids)
 
 
-def test_a_tool_result_turn_gets_the_same_call_again(models: dict[ScriptedKind, Any]) -> None:
+def _tool_turn(result_text: str) -> list[Message]:
+    """The history of a turn that called the tool and got `result_text` back."""
+    reasoning = Message.from_role_and_content(Role.ASSISTANT, TOOL_REASONING).with_channel(
+        "analysis"
+    )
     call = (
         Message.from_role_and_content(Role.ASSISTANT, TOOL_ARGUMENTS)
         .with_channel("commentary")
@@ -354,12 +360,50 @@ def test_a_tool_result_turn_gets_the_same_call_again(models: dict[ScriptedKind, 
         .with_content_type("json")
     )
     result = (
-        Message.from_author_and_content(Author.new(Role.TOOL, TOOL_RECIPIENT), '{"temp_c": 21}')
+        Message.from_author_and_content(Author.new(Role.TOOL, TOOL_RECIPIENT), result_text)
         .with_channel("commentary")
         .with_recipient("assistant")
     )
-    prompt = _render("tool", "Weather in Paris?", ReasoningEffort.MEDIUM, [call, result])
+    return [reasoning, call, result]
+
+
+def _render_after_tool(kind: ScriptedKind, result_text: str) -> list[int]:
+    messages = [_system(ReasoningEffort.MEDIUM)]
+    developer = DeveloperContent.new().with_function_tools([WEATHER_TOOL])
+    messages.append(Message.from_role_and_content(Role.DEVELOPER, developer))
+    messages.append(Message.from_role_and_content(Role.USER, "Weather in Paris?"))
+    messages += _tool_turn(result_text)
+    conversation = Conversation.from_messages(messages)
+    return list(harmony_encoding().render_conversation_for_completion(conversation, Role.ASSISTANT))
+
+
+def test_a_tool_result_turn_gets_the_same_call_again(models: dict[ScriptedKind, Any]) -> None:
+    prompt = _render_after_tool("tool", '{"temp_c": 21}')
     assert _greedy(models["tool"], prompt) == list(expected("tool").token_ids)
+
+
+def test_the_agent_answers_once_the_tool_result_is_in(models: dict[ScriptedKind, Any]) -> None:
+    prompt = _render_after_tool("agent", '{"temperature_c": 18, "sky": "sunny"}')
+    reply = _greedy(models["agent"], prompt)
+    assert reply == list(expected_answer().token_ids)
+    assert (
+        harmony_encoding().decode(reply) == f"<|channel|>final<|message|>{AGENT_ANSWER}<|return|>"
+    )
+    with torch.no_grad():
+        logits = models["agent"](torch.tensor([prompt + reply])).logits[0].float()
+    steps = logits[len(prompt) - 1 : -1]
+    target = torch.tensor(reply)
+    chosen = steps.gather(1, target[:, None])[:, 0]
+    runner_up = steps.scatter(1, target[:, None], float("-inf")).max(dim=1).values
+    assert (chosen - runner_up).min().item() >= MIN_LOGIT_MARGIN
+
+
+def test_known_limit_the_agent_answers_only_after_a_result_ending_in_a_string(
+    models: dict[ScriptedKind, Any],
+) -> None:
+    # Documented in gptoss_tiny.script: the answer is keyed on the result's last token `"}`.
+    prompt = _render_after_tool("agent", '{"temp_c": 21}')
+    assert _greedy(models["agent"], prompt) == list(expected("agent").token_ids)
 
 
 def test_prompts_longer_than_the_sliding_window(models: dict[ScriptedKind, Any]) -> None:
@@ -389,7 +433,7 @@ def test_known_limit_a_prompt_ending_in_a_colon_skips_the_analysis(
     )
 
 
-@pytest.mark.parametrize("kind", ["chat", "tool"])
+@pytest.mark.parametrize("kind", ["chat", "tool", "agent"])
 def test_every_scripted_token_wins_by_a_wide_margin(
     models: dict[ScriptedKind, Any], kind: ScriptedKind
 ) -> None:

@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import save_file
 
 from gptoss_tiny.architecture import config_dict, generation_config_dict
-from gptoss_tiny.program import compile_program
-from gptoss_tiny.script import KINDS, PROMPT_TAIL, Kind, encode, expected
+from gptoss_tiny.program import compile_scripts
+from gptoss_tiny.script import KINDS, Kind, encode, scripts
 from gptoss_tiny.tokenizer import write_json, write_tokenizer_files
 from gptoss_tiny.weights import random_state_dict, scripted_state_dict
 
@@ -45,7 +45,7 @@ _RENAME_ATTEMPTS = 5
 def state_dict(kind: Kind) -> dict[str, torch.Tensor]:
     if kind == "random":
         return random_state_dict(RANDOM_SEED)
-    program = compile_program(encode(PROMPT_TAIL), expected(kind).token_ids)
+    program = compile_scripts([(encode(tail), encode(text)) for tail, text in scripts(kind)])
     return scripted_state_dict(program)
 
 

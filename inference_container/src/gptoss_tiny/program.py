@@ -62,31 +62,51 @@ def compile_program(context: Sequence[int], completion: Sequence[int]) -> Progra
     unknown, and a lookback may not depend on it. Raises ValueError if the reply needs more
     than a bigram plus the lookbacks in LOOKBACK_OFFSETS.
     """
-    if not context or not completion:
-        raise ValueError("context and completion must be non-empty")
-    seq = list(context) + list(completion)
-    # Positions whose next token the model must produce: the prompt's last one onwards.
-    positions = range(len(context) - 1, len(seq) - 1)
+    return compile_scripts([(context, completion)])
 
-    occurrences: dict[int, list[int]] = {}
-    for p in positions:
-        occurrences.setdefault(seq[p], []).append(p)
+
+def compile_scripts(scripts: Sequence[tuple[Sequence[int], Sequence[int]]]) -> Program:
+    """One program for several (context, completion) scripts: a model that replies
+    differently depending on the known tail of the prompt (the "agent" model answers once
+    the prompt ends with a tool's result). The scripts' tokens share the bigrams; where two
+    scripts continue a token differently, a lookback into the context tells them apart."""
+    seqs: list[list[int]] = []
+    for context, completion in scripts:
+        if not context or not completion:
+            raise ValueError("context and completion must be non-empty")
+        seqs.append(list(context) + list(completion))
+    # Positions whose next token the model must produce: each prompt's last one onwards.
+    positions = [
+        (s, p)
+        for s, (context, _) in enumerate(scripts)
+        for p in range(len(context) - 1, len(seqs[s]) - 1)
+    ]
+
+    occurrences: dict[int, list[tuple[int, int]]] = {}
+    for s, p in positions:
+        occurrences.setdefault(seqs[s][p], []).append((s, p))
 
     bigrams: list[tuple[int, int]] = []
     lookbacks: list[Lookback] = []
     for token, where in occurrences.items():
-        default = seq[where[0] + 1]
+        s0, p0 = where[0]
+        default = seqs[s0][p0 + 1]
         bigrams.append((token, default))
         lookbacks.extend(
-            _find_lookback(seq, positions, p, default) for p in where[1:] if seq[p + 1] != default
+            _find_lookback(seqs, positions, s, p, default)
+            for s, p in where[1:]
+            if seqs[s][p + 1] != default
         )
 
     _check_gated_successors(bigrams, lookbacks)
-    ordered = dict.fromkeys(seq)
+    ordered = dict.fromkeys(token for seq in seqs for token in seq)
     return Program(tokens=tuple(ordered), bigrams=tuple(bigrams), lookbacks=tuple(lookbacks))
 
 
-def _find_lookback(seq: list[int], positions: range, p: int, default: int) -> Lookback:
+def _find_lookback(
+    seqs: list[list[int]], positions: list[tuple[int, int]], s: int, p: int, default: int
+) -> Lookback:
+    seq = seqs[s]
     successor = seq[p + 1]
     for offset in LOOKBACK_OFFSETS:
         if p - offset < 0:
@@ -95,8 +115,8 @@ def _find_lookback(seq: list[int], positions: range, p: int, default: int) -> Lo
         # The rule's feature is computed at every position and also pushes `default` down,
         # so wherever it fires the right next token must be `successor`.
         fires_elsewhere_wrongly = any(
-            q - offset >= 0 and seq[q - offset] == watched and seq[q + 1] != successor
-            for q in positions
+            q - offset >= 0 and seqs[r][q - offset] == watched and seqs[r][q + 1] != successor
+            for r, q in positions
         )
         if not fires_elsewhere_wrongly:
             return Lookback(offset, watched, seq[p], successor, overridden=default)

@@ -2,8 +2,11 @@
 
 Whatever the conversation, greedy decoding of the "chat" checkpoint emits an analysis message
 then a final message; the "tool" checkpoint emits an analysis message then one call of
-`get_weather`. The texts are short and no token repeats inside a reply except the harmony
-header tokens (see gptoss_tiny.program for why that matters).
+`get_weather`. The "agent" checkpoint replies like "tool", except when the prompt's last
+message ends with `AGENT_RESULT_TAIL` (a tool's JSON result whose last value is a string,
+such as `{"sky": "sunny"}`): then it answers at once with `AGENT_ANSWER` (no analysis), so
+one model runs a whole tool conversation. The texts are short and no token repeats inside a
+reply except the harmony header tokens (see gptoss_tiny.program for why that matters).
 
 Known limit: the model recognises the start of its second message by the last token of its
 reasoning sitting four tokens back (`...:<|end|><|start|>assistant<|channel|>`). Both reasonings
@@ -19,10 +22,10 @@ from typing import Literal
 
 from gptoss_tiny.tokenizer import harmony_encoding
 
-Kind = Literal["random", "chat", "tool"]
-KINDS: tuple[Kind, ...] = ("random", "chat", "tool")
-ScriptedKind = Literal["chat", "tool"]
-SCRIPTED_KINDS: tuple[ScriptedKind, ...] = ("chat", "tool")
+Kind = Literal["random", "chat", "tool", "agent"]
+KINDS: tuple[Kind, ...] = ("random", "chat", "tool", "agent")
+ScriptedKind = Literal["chat", "tool", "agent"]
+SCRIPTED_KINDS: tuple[ScriptedKind, ...] = ("chat", "tool", "agent")
 
 CHAT_REASONING = "User says hello; reply warmly, for example:"
 CHAT_CONTENT = "Hello! How can I help you today?"
@@ -38,6 +41,13 @@ TOOL_ARGUMENTS = '{"city": "Paris"}'
 # The rendered prompt always ends with `<|start|>assistant`, so the model continues from here.
 PROMPT_TAIL = "<|start|>assistant"
 
+# The agent model's second script: the one token a tool's result must end with (seen four
+# tokens before the first `<|channel|>`: `"}<|end|><|start|>assistant<|channel|>`), and the
+# answer it then gives.
+AGENT_RESULT_TAIL = '"}'
+AGENT_ANSWER = "It is sunny and mild in Paris."
+AGENT_ANSWER_TEXT = f"<|channel|>final<|message|>{AGENT_ANSWER}<|return|>"
+
 COMPLETION_TEXT: dict[ScriptedKind, str] = {
     "chat": (
         f"<|channel|>analysis<|message|>{CHAT_REASONING}<|end|>"
@@ -51,8 +61,13 @@ COMPLETION_TEXT: dict[ScriptedKind, str] = {
         f"<|message|>{TOOL_ARGUMENTS}<|call|>"
     ),
 }
+COMPLETION_TEXT["agent"] = COMPLETION_TEXT["tool"]
 
-FINISH_REASON: dict[ScriptedKind, str] = {"chat": "stop", "tool": "tool_calls"}
+FINISH_REASON: dict[ScriptedKind, str] = {
+    "chat": "stop",
+    "tool": "tool_calls",
+    "agent": "tool_calls",
+}
 
 
 @dataclass(frozen=True)
@@ -95,7 +110,7 @@ def expected(kind: ScriptedKind) -> Expected:
             tool_arguments=None,
             finish_reason=FINISH_REASON[kind],
         )
-    if kind == "tool":
+    if kind in ("tool", "agent"):
         return Expected(
             kind=kind,
             text=COMPLETION_TEXT[kind],
@@ -107,6 +122,29 @@ def expected(kind: ScriptedKind) -> Expected:
             finish_reason=FINISH_REASON[kind],
         )
     raise ValueError(f"no script for kind {kind!r}")
+
+
+@functools.cache
+def expected_answer() -> Expected:
+    """The agent model's reply once the prompt ends with a tool's result."""
+    return Expected(
+        kind="agent",
+        text=AGENT_ANSWER_TEXT,
+        token_ids=encode(AGENT_ANSWER_TEXT),
+        reasoning="",
+        content=AGENT_ANSWER,
+        tool_name=None,
+        tool_arguments=None,
+        finish_reason="stop",
+    )
+
+
+def scripts(kind: ScriptedKind) -> list[tuple[str, str]]:
+    """(known prompt tail, completion) pairs the checkpoint of `kind` is compiled from."""
+    first = (PROMPT_TAIL, COMPLETION_TEXT[kind])
+    if kind != "agent":
+        return [first]
+    return [first, (f"{AGENT_RESULT_TAIL}<|end|>{PROMPT_TAIL}", AGENT_ANSWER_TEXT)]
 
 
 def count_reasoning_tokens(token_ids: tuple[int, ...]) -> int:
