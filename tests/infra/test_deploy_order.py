@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import Synthesized
 
+from gptoss_deploy.loading import from_preset
 from gptoss_infra.deploy_order import (
     IMAGE_GATE,
     WEIGHTS_GATE,
@@ -16,6 +17,7 @@ from gptoss_infra.deploy_order import (
     deploy_order,
     deploy_order_text,
 )
+from gptoss_infra.stacks import build_app
 
 
 def test_weights_deploy_before_the_endpoint_with_a_gate_each(
@@ -76,3 +78,15 @@ def test_make_synth_summary_prints_the_deploy_order(
     assert out.index(synth.names.weights_stack, out.index("Deploy order")) < out.index(
         synth.names.sagemaker_stack, out.index("Deploy order")
     )
+
+
+def test_a_safeguard_endpoint_copies_the_safeguard_checkpoint_with_its_size(
+    tmp_path: Path,
+) -> None:
+    # gpt-oss-safeguard-20b shares gpt-oss-20b's architecture and so its 12.8 GiB size.
+    config = from_preset(
+        "gpt-oss-20b-g6e-xlarge", {"sagemaker": {"model": "gpt-oss-safeguard-20b"}}
+    )
+    build_app(config, outdir=str(tmp_path), rule_packs=False).synth()
+    text = deploy_order_text(tmp_path)
+    assert "copy openai/gpt-oss-safeguard-20b (12.8 GiB) from Hugging Face" in text

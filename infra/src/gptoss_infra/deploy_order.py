@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from gptoss_facts.cuda import BASE_IMAGE
-from gptoss_facts.models import MODELS
+from gptoss_facts.models import ALL_MODELS
 
 WEIGHTS_GATE = "Custom::GptOssWeightsReady"
 IMAGE_GATE = "Custom::GptOssImageReady"
@@ -47,7 +47,8 @@ class Step:
 
 
 def _checkpoint_gib(repo_id: str) -> float | None:
-    for spec in MODELS.values():
+    # ALL_MODELS: a safeguard endpoint mirrors openai/gpt-oss-safeguard-*.
+    for spec in ALL_MODELS.values():
         if spec.hub_id == repo_id:
             return spec.checkpoint_gib
     return None
