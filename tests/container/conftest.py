@@ -87,3 +87,9 @@ def chat_server(tmp_path_factory: pytest.TempPathFactory, tiny_cache: Path) -> I
 @pytest.fixture(scope="module")
 def tool_server(tmp_path_factory: pytest.TempPathFactory, tiny_cache: Path) -> Iterator[Served]:
     yield from _serve(tmp_path_factory.mktemp("tool-server"), tiny_cache, "tool")
+
+
+@pytest.fixture(scope="module")
+def agent_server(tmp_path_factory: pytest.TempPathFactory, tiny_cache: Path) -> Iterator[Served]:
+    """The model that calls get_weather and answers once the tool's result is in."""
+    yield from _serve(tmp_path_factory.mktemp("agent-server"), tiny_cache, "agent")

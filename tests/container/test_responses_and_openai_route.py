@@ -7,11 +7,10 @@ attributes. OpenAI route: SageMaker forwards ``/openai/v1/chat/completions`` to 
 container's ``/v1/chat/completions`` with the body as sent, and AWS's examples send
 ``"model": ""``.
 
-The tiny models are scripted (gptoss_tiny.script): the "tool" model always reasons and then
-calls get_weather, the "chat" model always reasons and then answers. The second turn, which
-carries the tool's result, goes to the chat model, as the notebooks' stand-in does: both
-render the prompt with the same harmony encoding, so what the second turn shows about the
-prompt (the carried-over reasoning) is the container's and vLLM's doing, not the model's.
+The tiny "agent" model is scripted (gptoss_tiny.script): asked a question with the weather
+tool, it reasons and calls get_weather; once the prompt ends with the tool's result, it
+answers. The reasoning it gets back in the second turn cannot change its scripted answer, so
+the carry-over is shown where it happens: in the prompt vLLM rendered for the second turn.
 """
 
 from __future__ import annotations
@@ -24,6 +23,7 @@ import pytest
 from conftest import Served
 
 from gptoss_tiny.script import (
+    AGENT_ANSWER,
     CHAT_CONTENT,
     CHAT_REASONING,
     TOOL_ARGUMENTS,
@@ -31,6 +31,7 @@ from gptoss_tiny.script import (
     TOOL_REASONING,
     encode,
     expected,
+    expected_answer,
 )
 
 pytestmark = pytest.mark.engine
@@ -54,12 +55,14 @@ WEATHER_TOOL: dict[str, Any] = {
     },
 }
 QUESTION = {"role": "user", "content": "What's the weather in Paris?"}
+# Ends with the token the agent model answers after (gptoss_tiny.script.AGENT_RESULT_TAIL).
 TOOL_RESULT = '{"temperature_c": 18, "sky": "sunny"}'
 # The carried-over reasoning as harmony renders it in the next prompt: an assistant message
 # on the analysis channel (vllm/entrypoints/openai/responses/harmony.py).
 ANALYSIS_MESSAGE = f"<|start|>assistant<|channel|>analysis<|message|>{TOOL_REASONING}<|end|>"
 
-TOOL = expected("tool")
+TOOL = expected("agent")
+ANSWER = expected_answer()
 CHAT = expected("chat")
 
 
@@ -104,13 +107,13 @@ def assert_first_turn_output(output: list[dict[str, Any]]) -> None:
 
 
 def assert_answer(body: dict[str, Any]) -> None:
-    kinds = [item["type"] for item in body["output"]]
-    assert kinds == ["reasoning", "message"], kinds
-    assert body["output"][1]["content"][0]["text"] == CHAT_CONTENT
+    [message] = body["output"]
+    assert message["type"] == "message"
+    assert message["content"][0]["text"] == AGENT_ANSWER
     usage = body["usage"]
     assert (usage["output_tokens"], usage["output_tokens_details"]["reasoning_tokens"]) == (
-        CHAT.completion_tokens,
-        CHAT.reasoning_tokens,
+        ANSWER.completion_tokens,
+        0,
     )
 
 
@@ -127,9 +130,9 @@ def analysis_texts(messages: list[dict[str, Any]]) -> list[str]:
 
 @pytest.mark.parametrize(("path", "headers"), WAYS, ids=WAY_IDS)
 def test_a_tool_conversation_carries_the_reasoning_into_the_next_turn(
-    tool_server: Served, chat_server: Served, path: str, headers: dict[str, str]
+    agent_server: Served, path: str, headers: dict[str, str]
 ) -> None:
-    turn1 = post(tool_server, path, first_turn(), headers)
+    turn1 = post(agent_server, path, first_turn(), headers)
     assert_first_turn_output(turn1["output"])
     usage = turn1["usage"]
     assert (usage["output_tokens"], usage["output_tokens_details"]["reasoning_tokens"]) == (
@@ -137,14 +140,14 @@ def test_a_tool_conversation_carries_the_reasoning_into_the_next_turn(
         TOOL.reasoning_tokens,
     )
 
-    turn2 = post(chat_server, path, second_turn(turn1["output"]), headers)
+    turn2 = post(agent_server, path, second_turn(turn1["output"]), headers)
     assert_answer(turn2)
     # The reasoning of turn 1 is in the prompt the engine rendered for turn 2 ...
     assert TOOL_REASONING in analysis_texts(turn2["input_messages"])
     # ... and costs exactly its rendered tokens: the same turn without the reasoning item
     # is that many input tokens shorter (gpt-oss keeps the analysis before a tool call).
     without = second_turn([i for i in turn1["output"] if i["type"] != "reasoning"])
-    shorter = post(chat_server, path, without, headers)
+    shorter = post(agent_server, path, without, headers)
     assert TOOL_REASONING not in analysis_texts(shorter["input_messages"])
     assert turn2["usage"]["input_tokens"] - shorter["usage"]["input_tokens"] == len(
         encode(ANALYSIS_MESSAGE)
@@ -172,9 +175,9 @@ def stream(served: Served, path: str, body: dict[str, Any], headers: dict[str, s
 
 @pytest.mark.parametrize(("path", "headers"), WAYS, ids=WAY_IDS)
 def test_a_streamed_tool_conversation_reports_reasoning_and_usage(
-    tool_server: Served, chat_server: Served, path: str, headers: dict[str, str]
+    agent_server: Served, path: str, headers: dict[str, str]
 ) -> None:
-    events = stream(tool_server, path, first_turn(stream=True), headers)
+    events = stream(agent_server, path, first_turn(stream=True), headers)
     assert all(name == data["type"] for name, data in events)
     kinds = [name for name, _ in events]
     assert kinds[:2] == ["response.created", "response.in_progress"]
@@ -190,9 +193,9 @@ def test_a_streamed_tool_conversation_reports_reasoning_and_usage(
     assert usage["output_tokens"] == TOOL.completion_tokens
     assert usage["output_tokens_details"]["reasoning_tokens"] == TOOL.reasoning_tokens
 
-    events = stream(chat_server, path, second_turn(completed["output"], stream=True), headers)
+    events = stream(agent_server, path, second_turn(completed["output"], stream=True), headers)
     answer = "".join(d["delta"] for n, d in events if n == "response.output_text.delta")
-    assert answer == CHAT_CONTENT
+    assert answer == AGENT_ANSWER
     assert events[-1][0] == "response.completed"
     assert_answer(events[-1][1]["response"])
 
@@ -231,14 +234,14 @@ MALFORMED_RESPONSES: list[tuple[str, dict[str, Any], str | None]] = [
 @pytest.mark.parametrize(("name", "body", "param"), MALFORMED_RESPONSES)
 @pytest.mark.parametrize(("path", "headers"), WAYS, ids=WAY_IDS)
 def test_malformed_responses_bodies_get_an_openai_400(
-    tool_server: Served,
+    agent_server: Served,
     path: str,
     headers: dict[str, str],
     name: str,
     body: dict[str, Any],
     param: str | None,
 ) -> None:
-    r = httpx.post(tool_server.url + path, json=body, headers=headers, timeout=120)
+    r = httpx.post(agent_server.url + path, json=body, headers=headers, timeout=120)
     assert r.status_code == 400, f"{name}: {r.status_code} {r.text}"
     error = r.json()["error"]
     assert error["code"] == 400
