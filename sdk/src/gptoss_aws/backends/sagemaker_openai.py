@@ -36,8 +36,10 @@ from urllib.parse import quote
 
 import anyio.to_thread
 import httpx
+from botocore.exceptions import ClientError
 
 from gptoss_aws.backends._auth import SAGEMAKER_TOKEN_MAX_S, SageMakerBearerAuth
+from gptoss_aws.backends._aws import map_aws_error
 from gptoss_aws.backends.base import DEFAULT_TIMEOUT, Target
 from gptoss_aws.backends.bedrock_openai import refuse_responses
 from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
@@ -128,6 +130,33 @@ class SageMakerOpenAIBackend(OpenAICompatibleBackend):
 
     def target(self) -> Target:
         return dataclasses.replace(self.placement.target(), backend=self.name)
+
+    def _error(self, response: httpx.Response) -> Exception:
+        """SageMaker's own refusals (an unknown endpoint, a bad or expired token) carry
+        ``x-amzn-ErrorType`` and map as InvokeEndpoint's do; anything else is the
+        container's answer, relayed as is, mapped as any OpenAI-compatible server's."""
+        kind = response.headers.get("x-amzn-errortype")
+        if not kind:
+            return super()._error(response)
+        try:
+            body: Any = response.json()
+        except ValueError:
+            body = {"message": response.text}
+        message = body.get("message") or body.get("Message") if isinstance(body, dict) else None
+        error = ClientError(
+            {
+                "Error": {"Code": kind.split(":", 1)[0], "Message": str(message or response.text)},
+                "ResponseMetadata": {
+                    "HTTPStatusCode": response.status_code,
+                    "RequestId": response.headers.get("x-amzn-requestid", ""),
+                    "HTTPHeaders": dict(response.headers),
+                    "HostId": "",
+                    "RetryAttempts": 0,
+                },
+            },
+            "OpenAIChatCompletions",
+        )
+        return map_aws_error(error, self.name)
 
     async def atarget(self) -> Target:
         # DescribeEndpoint is a boto3 call: off the event loop, as the SageMaker backend does.
