@@ -130,11 +130,13 @@ MODELS: dict[str, ModelSpec] = {m.name: m for m in (GPT_OSS_120B, GPT_OSS_20B)}
 
 
 def _safeguard(base: ModelSpec, size: str, bedrock_model_id: str) -> ModelSpec:
-    # gpt-oss-safeguard is "post-trained from the gpt-oss models" (OpenAI, "Technical report:
-    # performance and baseline evaluations of gpt-oss-safeguard-120b and
-    # gpt-oss-safeguard-20b"): a fine-tune with the base's architecture, so its geometry,
-    # context and MXFP4 checkpoint size are the base's. The checkpoint size is not read from
-    # the hub here; the weights mirror verifies the hub's own sizes at deploy time.
+    # "The gpt-oss-safeguard models are fine-tunes of their gpt-oss counterparts" (OpenAI,
+    # "gpt-oss-safeguard technical report"); the hub model card of openai/gpt-oss-safeguard-20b
+    # says "base_model: openai/gpt-oss-20b", "base_model_relation: finetune", "21B parameters
+    # with 3.6B active parameters" and, for the 120b, "117B parameters with 5.1B active": the
+    # base's parameter counts. So geometry, context and MXFP4 checkpoint size are the base's.
+    # The safeguard config.json itself was not in reach, and the checkpoint size is not read
+    # from the hub here; the weights mirror verifies the hub's own sizes at deploy time.
     return replace(
         base,
         name=f"gpt-oss-safeguard-{size}",
