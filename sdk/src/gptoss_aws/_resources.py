@@ -54,8 +54,21 @@ class TrackerLike(Protocol):
     def begin(self, intent: CallIntent) -> TrackedCallLike: ...
 
 
+class IntentSource(Protocol):
+    """What a call's intent takes from its request (a chat or a Responses request)."""
+
+    @property
+    def stream(self) -> bool: ...
+    @property
+    def max_tokens(self) -> int | None: ...
+    @property
+    def service_tier(self) -> str | None: ...
+    @property
+    def project(self) -> str | None: ...
+
+
 def make_intent(
-    target: Target, request: ChatRequest, tags: dict[str, str], prompt_estimate: int
+    target: Target, request: IntentSource, tags: dict[str, str], prompt_estimate: int
 ) -> CallIntent:
     from gptoss_aws.tracking import CallIntent
 

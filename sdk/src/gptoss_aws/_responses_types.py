@@ -242,7 +242,7 @@ class ResponseStreamEvent(BaseModel):
             raw = self._raw("item")
             if isinstance(raw, dict):
                 self._item = _ITEM_ADAPTER.validate_python(raw)
-        return self._item  # type: ignore[no-any-return]
+        return self._item
 
     @property
     def delta(self) -> str | None:

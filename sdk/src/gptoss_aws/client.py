@@ -23,6 +23,7 @@ import httpx
 from botocore.config import Config
 
 from gptoss_aws._resources import AsyncChat, Chat, TrackerLike, merge_tags
+from gptoss_aws._responses_resources import AsyncResponses, Responses
 from gptoss_aws.backends.base import DEFAULT_TIMEOUT, BackendBase
 from gptoss_aws.backends.bedrock import BedrockBackend
 from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
@@ -399,9 +400,11 @@ class GptOss(_ClientBase):
     """The synchronous client."""
 
     chat: Chat
+    responses: Responses
 
     def _attach_resources(self) -> None:
         self.chat = Chat(self)
+        self.responses = Responses(self)
 
     def close(self) -> None:
         """Close the HTTP connections this client opened (shared with its copies)."""
@@ -423,9 +426,11 @@ class AsyncGptOss(_ClientBase):
     """The asynchronous client: same surface, ``await`` the calls, ``async for`` streams."""
 
     chat: AsyncChat
+    responses: AsyncResponses
 
     def _attach_resources(self) -> None:
         self.chat = AsyncChat(self)
+        self.responses = AsyncResponses(self)
 
     async def close(self) -> None:
         await self.backend.aclose()

@@ -171,3 +171,46 @@ class CallRecord(_Model):
     service_tier: str | None = None
     service_tier_requested: str | None = None
     project: str | None = None  # Bedrock projectIdentifier the call was sent with
+
+
+# The Responses API's types live in their own module and are part of this one's surface.
+from gptoss_aws._responses_types import (  # noqa: E402 (they build on the types above)
+    FunctionCallItem,
+    OtherOutputItem,
+    OutputItem,
+    OutputMessage,
+    OutputText,
+    ReasoningItem,
+    ReasoningText,
+    Response,
+    ResponseStreamEvent,
+    ResponseUsage,
+)
+
+__all__ = [
+    "Backend",
+    "CallRecord",
+    "CallStatus",
+    "ChatCompletion",
+    "ChatCompletionChunk",
+    "ChatMessage",
+    "Choice",
+    "ChoiceDelta",
+    "ChunkChoice",
+    "Cost",
+    "CostBasis",
+    "FunctionCall",
+    "FunctionCallItem",
+    "OtherOutputItem",
+    "OutputItem",
+    "OutputMessage",
+    "OutputText",
+    "ReasoningItem",
+    "ReasoningText",
+    "Response",
+    "ResponseStreamEvent",
+    "ResponseUsage",
+    "ToolCall",
+    "ToolCallDelta",
+    "Usage",
+]

@@ -293,7 +293,7 @@ def _check_metadata(value: Any) -> dict[str, str] | None:
 def _positive_int(name: str, value: Any) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise ConfigurationError(f"{name} must be a positive integer, got {value!r}")
-    return value  # type: ignore[no-any-return]
+    return value
 
 
 def _in_range(name: str, value: Any, high: float) -> float | None:

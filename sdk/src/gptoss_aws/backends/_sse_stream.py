@@ -16,16 +16,15 @@ from gptoss_aws.streaming._sse import SSEDecoder
 from gptoss_aws.types import Backend, ChatCompletionChunk
 
 T = TypeVar("T")
-T_co = TypeVar("T_co", covariant=True)
 
 
-class SSEParser(Protocol[T_co]):
+class SSEParser(Protocol[T]):
     """Bytes in any split -> items; ``done`` once the stream's end marker or end came."""
 
     done: bool
     received_bytes: int
 
-    def feed(self, part: bytes | None) -> list[T_co]: ...
+    def feed(self, part: bytes | None) -> list[T]: ...
 
 
 class SSEChunkParser:

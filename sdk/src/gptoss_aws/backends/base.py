@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, cast
 
 import anyio.to_thread
 
@@ -257,7 +257,7 @@ class ThreadedEventStream:
         item = await anyio.to_thread.run_sync(next, self._stream, _END)
         if item is _END:
             raise StopAsyncIteration
-        return item  # type: ignore[no-any-return]
+        return cast("ResponseStreamEvent", item)
 
     async def aclose(self) -> None:
         await anyio.to_thread.run_sync(self._stream.close)

@@ -151,6 +151,14 @@ class BedrockBackend(AwsBackend):
     cli_help = "gpt-oss-120b, gpt-oss-20b, a Bedrock model id or an inference profile ARN"
     runtime_service = "bedrock-runtime"
     control_service = "bedrock"
+    # AWS, "Responses API" (https://docs.aws.amazon.com/bedrock/latest/userguide/
+    # inference-responses-api.html): "bedrock-mantle (compatibility) | https://bedrock-mantle.
+    # {region}.api.aws/v1 | Existing applications and workloads that require Mantle-only
+    # support, such as Responses API access to GPT OSS models". Converse has no Responses.
+    responses_hint = (
+        "Responses is served for gpt-oss only on Bedrock's Mantle endpoint "
+        "(bedrock-mantle.{region}.api.aws/v1): use GptOss.bedrock_mantle(...)"
+    )
 
     def __init__(
         self,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,11 +31,14 @@ from botocore.exceptions import ClientError
 from gptoss_aws.backends._aws import AwsBackend, map_aws_error
 from gptoss_aws.backends._openai_wire import parse_openai_completion
 from gptoss_aws.backends._request import ChatRequest
-from gptoss_aws.backends._sse_stream import SSEChunkStream
+from gptoss_aws.backends._responses_request import ResponsesRequest
+from gptoss_aws.backends._responses_wire import ResponseEventParser, ResponsesResult, parse_response
+from gptoss_aws.backends._sse_stream import SSEChunkStream, SSEStream
 from gptoss_aws.backends.base import (
     DEFAULT_TIMEOUT,
     BackendResult,
     ChunkStream,
+    EventStream,
     Target,
     short_model_name,
 )
@@ -185,10 +189,11 @@ class SageMakerBackend(AwsBackend):
 
     # -- calls ----------------------------------------------------------------------------
 
-    def _invoke_args(self, request: ChatRequest, accept: str) -> dict[str, Any]:
+    def _invoke_args(self, request: ChatRequest | dict[str, Any], accept: str) -> dict[str, Any]:
+        body = request if isinstance(request, dict) else request.openai_body(self.model)
         args: dict[str, Any] = {
             "EndpointName": self.endpoint_name,
-            "Body": json.dumps(request.openai_body(self.model)).encode(),
+            "Body": json.dumps(body).encode(),
             "ContentType": "application/json",
             "Accept": accept,
         }
@@ -227,6 +232,77 @@ class SageMakerBackend(AwsBackend):
             raise map_aws_error(exc, "sagemaker") from exc
         events = response["Body"]
         return SSEChunkStream(_payload_bytes(events), events.close, "sagemaker")
+
+    # -- the Responses API, through InvokeEndpoint -----------------------------------------
+    # SageMaker's OpenAI-compatible route forwards only chat completions ("The container must
+    # implement the `/v1/chat/completions` path", https://docs.aws.amazon.com/sagemaker/latest/
+    # dg/realtime-endpoints-openai-compatible.html), so Responses goes through /invocations:
+    # CustomAttributes, "an opaque value that is forwarded verbatim" (SageMaker API reference,
+    # InvokeEndpoint), carries route=/v1/responses, which the container routes
+    # (inference_container gptoss_container/routing.py).
+
+    def responses_custom_attributes(self) -> str:
+        return responses_custom_attributes(self.custom_attributes)
+
+    def check_responses(self, request: ResponsesRequest) -> None:
+        attributes = self.responses_custom_attributes()
+        if len(attributes) > CUSTOM_ATTRIBUTES_MAX or not attributes.isascii():
+            raise ConfigurationError(
+                f"custom_attributes plus {RESPONSES_ROUTE!r} make {len(attributes)} characters; "
+                f"InvokeEndpoint's CustomAttributes takes at most {CUSTOM_ATTRIBUTES_MAX} "
+                "visible US-ASCII characters: shorten custom_attributes"
+            )
+
+    def _responses_invoke_args(self, request: ResponsesRequest, accept: str) -> dict[str, Any]:
+        args = self._invoke_args(request.body(self.model), accept)
+        args["CustomAttributes"] = self.responses_custom_attributes()
+        return args
+
+    def send_responses(self, request: ResponsesRequest) -> ResponsesResult:
+        try:
+            response = self.runtime.invoke_endpoint(
+                **self._responses_invoke_args(request, "application/json")
+            )
+            raw = response["Body"].read()
+        except Exception as exc:
+            raise map_aws_error(exc, "sagemaker") from exc
+        try:
+            data = json.loads(raw)
+        except ValueError as exc:
+            raise ModelError(
+                f"sagemaker: the endpoint answered with non-JSON: {raw[:200]!r}",
+                backend="sagemaker",
+                body=raw,
+            ) from exc
+        return parse_response(data, "sagemaker")
+
+    def stream_responses(self, request: ResponsesRequest) -> EventStream:
+        try:
+            response = self.runtime.invoke_endpoint_with_response_stream(
+                **self._responses_invoke_args(request, "text/event-stream")
+            )
+        except Exception as exc:
+            raise map_aws_error(exc, "sagemaker") from exc
+        events = response["Body"]
+        return SSEStream(_payload_bytes(events), events.close, ResponseEventParser("sagemaker"))
+
+
+RESPONSES_ROUTE = "route=/v1/responses"
+# InvokeEndpoint's CustomAttributes: "no more than 1024 visible US-ASCII characters"
+# (botocore's sagemaker-runtime model: max 1024, pattern \p{ASCII}*).
+CUSTOM_ATTRIBUTES_MAX = 1024
+
+
+def responses_custom_attributes(user: str | None) -> str:
+    """``route=/v1/responses``, then the caller's own attributes (any ``route=`` of theirs,
+    e.g. ``route=/v1/chat/completions`` for their chat calls, is replaced). The container
+    splits pairs on ``,`` or ``;``."""
+    kept = [
+        piece.strip()
+        for piece in re.split(r"[,;]", user or "")
+        if piece.strip() and piece.partition("=")[0].strip().lower() != "route"
+    ]
+    return ",".join([RESPONSES_ROUTE, *kept])
 
 
 def _payload_bytes(events: Any) -> Iterator[bytes]:
