@@ -1,7 +1,9 @@
 """Raw wire checks through the SageMaker runtime stand-in to the real container: SageMaker's
 OpenAI-compatible route (bearer token, chat, streamed chat) and the Responses API through
 InvokeEndpoint's CustomAttributes (a multi-turn tool conversation with its reasoning carried
-over, plain and through InvokeEndpointWithResponseStream).
+over, plain and through InvokeEndpointWithResponseStream). The conversation runs on the tiny
+"agent" model, which calls get_weather and answers once the result is in; the carried-over
+reasoning is read back from the prompt vLLM rendered (``enable_response_messages``).
 
 No SDK here: httpx and boto3 only, so a failure names the wire, not a client. The SDK's own
 helpers are tested on top of the same path elsewhere.
@@ -12,16 +14,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
 import httpx
 import pytest
 from botocore.exceptions import ClientError
-from conftest import CHAT_ENDPOINT, TOOL_ENDPOINT
+from conftest import CHAT_ENDPOINT
 from sagemaker_standin import SageMakerRuntimeStandIn
 from sagemaker_token import bearer, mint_token
-from serverproc import Server
+from serverproc import Server, serve_tiny
 
 # The tiny deterministic models' replies (inference_container/src/gptoss_tiny/script.py).
 REASONING = "User says hello; reply warmly, for example:"
@@ -30,8 +33,9 @@ TOOL_REASONING = "Need current conditions, so ask the weather service:"
 TOOL_ARGUMENTS = '{"city": "Paris"}'
 SERVED = "gpt-oss-20b"  # the e2e containers' served model name (serverproc.serve_tiny)
 MESSAGES = [{"role": "user", "content": "Hello there"}]
-ENDPOINT = "gptoss-agent"
-COMPONENT = "gptoss-agent-ic"
+AGENT_ENDPOINT = "gptoss-agent"
+COMPONENT = "gptoss-chat-ic"
+AGENT_ANSWER = "It is sunny and mild in Paris."  # once the tool's result is in
 
 # AWS, "Invoke endpoints with OpenAI-compatible APIs"
 # (https://docs.aws.amazon.com/sagemaker/latest/dg/realtime-endpoints-openai-compatible.html):
@@ -41,31 +45,27 @@ COMPONENT = "gptoss-agent-ic"
 OPENAI_PATH = "/openai/v1/chat/completions"
 
 
-def _tool_question_goes_to(tool_url: str) -> Any:
-    """A Responses or chat body with tools whose last item is not a tool result reaches the
-    model that calls tools; the follow-up with the result reaches the chat model (as the
-    notebooks' stand-in routes), so a conversation on one endpoint gets real answers."""
-
-    def route(body: bytes) -> str | None:
-        try:
-            request = json.loads(body)
-        except ValueError:
-            return None
-        items = request.get("input") or request.get("messages") or [{}]
-        last = items[-1] if isinstance(items, list) and items else {}
-        is_result = last.get("type") == "function_call_output" or last.get("role") == "tool"
-        return tool_url if request.get("tools") and not is_result else None
-
-    return route
+@pytest.fixture(scope="module")
+def agent(
+    engine_python: str, tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The tiny "agent" model: calls get_weather, then answers once the result is in."""
+    logs = tmp_path_factory.mktemp("agent-logs")
+    server = serve_tiny(engine_python, tiny_cache, logs, "agent", served_name=SERVED)
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture(scope="module")
-def agent_standin(containers: dict[str, Server]) -> Iterator[SageMakerRuntimeStandIn]:
-    chat, tool = containers[CHAT_ENDPOINT].url, containers[TOOL_ENDPOINT].url
+def agent_standin(
+    containers: dict[str, Server], agent: Server
+) -> Iterator[SageMakerRuntimeStandIn]:
+    chat = containers[CHAT_ENDPOINT].url
     with SageMakerRuntimeStandIn(
-        {ENDPOINT: chat, CHAT_ENDPOINT: chat},
+        {CHAT_ENDPOINT: chat, AGENT_ENDPOINT: agent.url},
         inference_components={COMPONENT: chat},
-        route_body=_tool_question_goes_to(tool),
         seed=11,
         max_part=40,
     ) as running:
@@ -80,7 +80,7 @@ def agent_runtime(agent_standin: SageMakerRuntimeStandIn) -> Any:
 
 
 def openai_url(standin: SageMakerRuntimeStandIn, component: str | None = None) -> str:
-    where = f"/endpoints/{ENDPOINT}"
+    where = f"/endpoints/{CHAT_ENDPOINT}"
     if component:
         where += f"/inference-components/{component}"
     return standin.url + where + OPENAI_PATH
@@ -208,7 +208,7 @@ QUESTION = {"role": "user", "content": "What's the weather in Paris?"}
 
 def invoke(runtime: Any, body: dict[str, Any]) -> Any:
     answer = runtime.invoke_endpoint(
-        EndpointName=ENDPOINT,
+        EndpointName=AGENT_ENDPOINT,
         Body=json.dumps(body),
         ContentType="application/json",
         CustomAttributes=ROUTE,
@@ -219,7 +219,7 @@ def invoke(runtime: Any, body: dict[str, Any]) -> Any:
 def invoke_stream(runtime: Any, body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
     """(event, data) pairs of the SSE the container sent, reassembled from PayloadParts."""
     answer = runtime.invoke_endpoint_with_response_stream(
-        EndpointName=ENDPOINT,
+        EndpointName=AGENT_ENDPOINT,
         Body=json.dumps({**body, "stream": True}),
         ContentType="application/json",
         CustomAttributes=ROUTE,
@@ -235,7 +235,9 @@ def invoke_stream(runtime: Any, body: dict[str, Any]) -> list[tuple[str, dict[st
 
 def follow_up(output: list[dict[str, Any]]) -> dict[str, Any]:
     [call] = [item for item in output if item["type"] == "function_call"]
-    result = {"type": "function_call_output", "call_id": call["call_id"], "output": "18 C, sunny"}
+    # Ends with `"}`, the token after which the agent answers (gptoss_tiny.script).
+    weather = '{"temperature_c": 18, "sky": "sunny"}'
+    result = {"type": "function_call_output", "call_id": call["call_id"], "output": weather}
     return {
         "input": [QUESTION, *output, result],
         "tools": [WEATHER],
@@ -265,9 +267,10 @@ def test_a_tool_conversation_over_invoke_endpoint_carries_the_reasoning(
     assert turn1["usage"]["output_tokens_details"]["reasoning_tokens"] == 16
 
     turn2 = invoke(agent_runtime, follow_up(turn1["output"]))
-    assert turn2["output"][-1]["content"][0]["text"] == CONTENT
+    [message] = turn2["output"]
+    assert message["content"][0]["text"] == AGENT_ANSWER
     assert TOOL_REASONING in carried_reasoning(turn2)
-    assert turn2["usage"]["output_tokens"] == 29
+    assert turn2["usage"]["output_tokens"] == 12
 
 
 def test_a_streamed_tool_conversation_over_invoke_endpoint_with_response_stream(
@@ -287,6 +290,7 @@ def test_a_streamed_tool_conversation_over_invoke_endpoint_with_response_stream(
 
     events = invoke_stream(agent_runtime, follow_up(completed["output"]))
     answer = "".join(d["delta"] for n, d in events if n == "response.output_text.delta")
-    assert answer == CONTENT
+    assert answer == AGENT_ANSWER
     assert events[-1][0] == "response.completed"
-    assert events[-1][1]["response"]["usage"]["output_tokens_details"]["reasoning_tokens"] == 10
+    usage = events[-1][1]["response"]["usage"]
+    assert (usage["output_tokens"], usage["output_tokens_details"]["reasoning_tokens"]) == (12, 0)
