@@ -23,8 +23,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from gptoss_aws.errors import ConfigurationError
-from gptoss_aws.models import get_model
-from gptoss_facts.models import CONTEXT_LENGTH
+from gptoss_facts.models import CONTEXT_LENGTH, get_any_model
 
 # Prompt-size bound used to size reservations (never to bill). gpt-oss uses a byte-level
 # BPE (o200k_harmony), in which every ordinary token covers at least one byte, so the
@@ -115,7 +114,8 @@ def reservation_bounds(
     """
     context: int | None
     try:
-        context = get_model(model).max_context
+        # gpt-oss-safeguard shares its base model's context window (gptoss_facts).
+        context = get_any_model(model).max_context
     except KeyError:
         # A client that was not told which gpt-oss it serves records "gpt-oss"; both sizes
         # share one context window, so the bound is still known.

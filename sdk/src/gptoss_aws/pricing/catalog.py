@@ -43,6 +43,7 @@ from gptoss_aws.pricing.records import (
     parse_tables,
 )
 from gptoss_aws.pricing.regions import DEFAULT_TIER, canonical_tier
+from gptoss_facts.models import SAFEGUARD_MODELS
 
 BUNDLED_RESOURCE = "prices.json"
 
@@ -55,6 +56,7 @@ __all__ = [
     "PriceRow",
     "fill_command",
     "load_bundled",
+    "pending_fill_command",
     "resolve_inference_profile",
 ]
 
@@ -78,6 +80,46 @@ def _missing(message: str, region: str) -> UnpricedError:
     error = UnpricedError(f"{message}. {_fixes(region)}")
     error.region = region
     error.fix = fill_command(region)
+    return error
+
+
+# gpt-oss-safeguard on Bedrock (Mantle and bedrock-runtime ids openai.gpt-oss-safeguard-120b /
+# -20b): no AWS page stating its per-token price could be read, and whether the Price List API
+# files it under these names is NOT CONFIRMED, so its price is PENDING until a user states it
+# from AWS's pricing page (https://aws.amazon.com/bedrock/pricing/) in an override. Third-party
+# price tables are never a source here.
+SAFEGUARD_PRICE_SOURCE = "https://aws.amazon.com/bedrock/pricing/ (OpenAI gpt-oss-safeguard rows)"
+
+
+def safeguard_fill_command(model: str, region: str) -> str:
+    return (
+        f'gptoss-aws prices fill --prices-file prices.toml  # with [bedrock."{model}".{region}] '
+        'input_per_1m, output_per_1m, as_of and source = "' + SAFEGUARD_PRICE_SOURCE + '"'
+    )
+
+
+def pending_fill_command(model: str, region: str) -> str:
+    """The command that prices a pending row of ``model`` in ``region``: the Price List
+    refresh, or for gpt-oss-safeguard (which it does not look up) an override."""
+    try:
+        key = canonical_model(model)
+    except UnpricedError:
+        key = model
+    if key in SAFEGUARD_MODELS:
+        return "gptoss-aws prices fill --prices-file prices.toml"
+    return fill_command(region)
+
+
+def _safeguard_missing(model: str, region: str, tier: str) -> UnpricedError:
+    error = UnpricedError(
+        f"no Bedrock {tier}price for {model!r} in {region!r}: AWS's price for gpt-oss-safeguard "
+        "is not in the bundled catalog (no AWS page stating it could be read) and the Price List "
+        "refresh does not look it up. State it from AWS's pricing page in an override and fill "
+        f"the pending rows: {safeguard_fill_command(model, region)}. Until then its calls are "
+        "recorded with their cost pending, never $0; a hard USD budget refuses them."
+    )
+    error.region = region
+    error.fix = "gptoss-aws prices fill --prices-file prices.toml"
     return error
 
 
@@ -191,6 +233,8 @@ class PriceBook:
                 regions = layer.tiers.get(key, {})
                 known_regions.update(r for r, by_tier in regions.items() if tier in by_tier)
         what = f"{tier} tier " if tier != DEFAULT_TIER else ""
+        if key in SAFEGUARD_MODELS:
+            raise _safeguard_missing(key, region, what)
         if known_regions:
             where = f"it is priced only in {', '.join(sorted(known_regions))}"
             missing = f"no Bedrock {what}price for model {key!r} in region {region!r}"

@@ -14,12 +14,13 @@ if TYPE_CHECKING:
 
 
 def fill_commands(calls: Sequence[CallRecord], allocation: Allocation | None) -> list[str]:
-    from gptoss_aws.pricing.catalog import fill_command
+    from gptoss_aws.pricing.catalog import fill_command, pending_fill_command
 
-    regions = {c.region or "REGION" for c in calls if c.cost_basis == "pending"}
+    pending = [c for c in calls if c.cost_basis == "pending"]
+    commands = {pending_fill_command(c.model, c.region or "REGION") for c in pending}
     if allocation is not None:
-        regions.update(window.region for window in allocation.pending_windows)
-    return [fill_command(region) for region in sorted(regions)]
+        commands.update(fill_command(window.region) for window in allocation.pending_windows)
+    return sorted(commands)
 
 
 def report_notes(report: CostReport, calls: Sequence[CallRecord]) -> list[str]:
@@ -50,8 +51,8 @@ def report_notes(report: CostReport, calls: Sequence[CallRecord]) -> list[str]:
         commands = " and ".join(f"`{c}`" for c in report.fill_commands)
         pending += (
             f" ({total.pending_price_tokens:,} tokens not in the totals: {listing}). Fill with "
-            f"{commands}: it fetches the price and prices these calls at the price in force "
-            "when they ran"
+            f"{commands}: it gets the price (refresh from AWS's Price List, fill from your "
+            "override) and prices these calls at the price in force when they ran"
         )
     notes.append(pending)
     if total.pending_allocation_calls:
