@@ -20,6 +20,8 @@ AWS sentences these tests encode:
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -321,3 +323,24 @@ def test_an_overridden_safeguard_id_reaches_the_policy(tmp_path: Path) -> None:
     build_app(config, outdir=str(tmp_path), rule_packs=False).synth()
     text = (tmp_path / f"{config.names.bedrock_stack}.template.json").read_text()
     assert "foundation-model/openai.gpt-oss-safeguard-120b-1:0" in text
+
+
+def test_the_synth_summary_lists_the_safeguard_model_and_says_the_route_is_on(
+    openai: Synthesized,
+) -> None:
+    from gptoss_infra.summary.assembly import _MODEL_ARN
+
+    # Before issue 12 the pattern required a "-1:0" version, so a granted safeguard model
+    # was missing from the estimate's Bedrock lines without a word.
+    text = json.dumps(openai.template(openai.names.bedrock_stack))
+    assert "openai.gpt-oss-safeguard-20b" in set(_MODEL_ARN.findall(text))
+    assert {"openai.gpt-oss-120b-1:0", "openai.gpt-oss-20b-1:0"} <= set(_MODEL_ARN.findall(text))
+    result = subprocess.run(
+        [sys.executable, "-m", "gptoss_infra.summary", str(openai.outdir)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    assert "Bedrock openai.gpt-oss-safeguard-20b in us-east-1" in result.stdout
+    assert "SageMaker OpenAI route (GptossOpenai-SageMaker): ON" in result.stdout

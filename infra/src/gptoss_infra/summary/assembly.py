@@ -17,7 +17,10 @@ from pathlib import Path
 from typing import Any
 
 _ACK_METADATA = "aws:cdk:acknowledged-rules"
-_MODEL_ARN = re.compile(r"foundation-model/(openai\.gpt-oss-[0-9a-z]+-\d+:\d+)")
+# gpt-oss ids carry a version ("openai.gpt-oss-120b-1:0"); the safeguard ids, as far as
+# third-party tables show, do not ("openai.gpt-oss-safeguard-20b"): match both, so a granted
+# safeguard model is listed (and named as unpriced) rather than silently left out.
+_MODEL_ARN = re.compile(r"foundation-model/(openai\.gpt-oss-(?:safeguard-)?\d+b(?:-\d+:\d+)?)")
 
 
 @dataclass(frozen=True)

@@ -159,6 +159,12 @@ def rehearsal_text(directory: str | Path) -> str:
                     else "off: the models are reachable only through the team profiles"
                 )
             )
+        if stack.gptoss.get("openai_route") is True:
+            # The one wildcard grant this app makes for callers: say it out loud.
+            lines.append(
+                f"SageMaker OpenAI route ({stack.name}): ON (sagemaker.openai_route): callers "
+                'with EndpointInvokePolicyArn hold sagemaker:CallWithBearerToken on "*"'
+            )
     findings, notes = rehearse([assembly])
     lines += ["", f"Rehearsal ({len(ALL_RULES)} rules, this assembly; make rehearse runs all):"]
     failing = sorted({f.rule for f in findings})
