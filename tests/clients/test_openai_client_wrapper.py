@@ -391,3 +391,120 @@ def test_async_parity(standin: SageMakerRuntimeStandIn, ledgers: tuple[Ledger, L
 async def _chunks(stream: Any) -> AsyncIterator[Any]:
     async for chunk in stream:
         yield chunk
+
+
+# -- Responses: openai-python's responses.create through our client's Responses API ------
+
+# The Responses API's flat function tool (no "function" wrapper); Any as openai-python's
+# TypedDict unions would need a cast per use.
+_FUNCTION: Any = WEATHER_TOOL["function"]
+WEATHER_FUNCTION: Any = {"type": "function", **_FUNCTION}
+
+
+def test_responses(standin: SageMakerRuntimeStandIn, ledgers: tuple[Ledger, Ledger]) -> None:
+    wrapper_ledger, own_ledger = ledgers
+    oa = gptoss_aws.openai_client(gptoss(standin, wrapper_ledger))
+    r = oa.responses.create(model=SERVED_NAME, input="Hello there", max_output_tokens=64)
+    assert isinstance(r, openai.types.responses.Response)
+    assert r.output_text == CHAT_CONTENT
+    assert [item.type for item in r.output] == ["reasoning", "message"]
+    reasoning = r.output[0]
+    assert isinstance(reasoning, openai.types.responses.ResponseReasoningItem)
+    assert reasoning.content is not None
+    assert "".join(c.text for c in reasoning.content) == CHAT_REASONING
+    assert r.usage is not None
+    assert r.usage.output_tokens == CHAT_COMPLETION_TOKENS
+    assert r.usage.output_tokens_details.reasoning_tokens == CHAT_REASONING_TOKENS
+    assert "cost" not in (r.model_extra or {})
+
+    gptoss(standin, own_ledger).responses.create(
+        model=SERVED_NAME, input="Hello there", max_output_tokens=64
+    )
+    row = assert_same_rows(wrapper_ledger, own_ledger)
+    assert (row.completion_tokens, row.reasoning_tokens) == (
+        CHAT_COMPLETION_TOKENS,
+        CHAT_REASONING_TOKENS,
+    )
+
+
+def test_streamed_responses(
+    standin: SageMakerRuntimeStandIn, ledgers: tuple[Ledger, Ledger]
+) -> None:
+    wrapper_ledger, own_ledger = ledgers
+    oa = gptoss_aws.openai_client(gptoss(standin, wrapper_ledger))
+    with oa.responses.create(
+        model=SERVED_NAME, input="Hello there", max_output_tokens=64, stream=True
+    ) as stream:
+        events = list(stream)
+    types = [e.type for e in events]
+    assert types[0] == "response.created"
+    assert types[-1] == "response.completed"
+    text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+    thought = "".join(e.delta for e in events if e.type == "response.reasoning_text.delta")
+    assert (text, thought) == (CHAT_CONTENT, CHAT_REASONING)
+    completed = events[-1]
+    assert isinstance(completed, openai.types.responses.ResponseCompletedEvent)
+    assert completed.response.usage is not None
+    assert completed.response.usage.output_tokens == CHAT_COMPLETION_TOKENS
+
+    with gptoss(standin, own_ledger).responses.create(
+        model=SERVED_NAME, input="Hello there", max_output_tokens=64, stream=True
+    ) as own:
+        list(own)
+    row = assert_same_rows(wrapper_ledger, own_ledger)
+    assert (row.stream, row.status, row.completion_tokens) == (True, "ok", CHAT_COMPLETION_TOKENS)
+
+
+def test_a_responses_tool_turn_carries_the_reasoning_over(
+    standin: SageMakerRuntimeStandIn, ledgers: tuple[Ledger, Ledger]
+) -> None:
+    wrapper_ledger, own_ledger = ledgers
+    oa = gptoss_aws.openai_client(gptoss(standin, wrapper_ledger, TOOL_ENDPOINT))
+    question: list[Any] = [{"role": "user", "content": "What is the weather in Paris?"}]
+    first = oa.responses.create(
+        model=SERVED_NAME, input=question, tools=[WEATHER_FUNCTION], max_output_tokens=64
+    )
+    assert [item.type for item in first.output] == ["reasoning", "function_call"]
+    reasoning, call = first.output
+    assert isinstance(call, openai.types.responses.ResponseFunctionToolCall)
+    assert (call.name, call.arguments) == (TOOL_NAME, TOOL_ARGUMENTS)
+    answer: Any = {"type": "function_call_output", "call_id": call.call_id, "output": "Sunny"}
+    previous: list[Any] = list(first.output)
+
+    # The next turn, as OpenAI's docs say: the previous output items (reasoning included),
+    # then the tool's output. Without the reasoning item the prompt is shorter by it.
+    second = oa.responses.create(
+        model=SERVED_NAME,
+        input=[*question, *previous, answer],
+        tools=[WEATHER_FUNCTION],
+        max_output_tokens=64,
+    )
+    without = oa.responses.create(
+        model=SERVED_NAME,
+        input=[*question, previous[1], answer],
+        tools=[WEATHER_FUNCTION],
+        max_output_tokens=64,
+    )
+    assert second.usage is not None
+    assert without.usage is not None
+    assert first.usage is not None
+    assert second.usage.input_tokens > without.usage.input_tokens > first.usage.input_tokens
+
+    # The same three calls with our own client: the same three rows.
+    own = gptoss(standin, own_ledger, TOOL_ENDPOINT)
+    items = [item.model_dump(mode="json", exclude_none=True) for item in first.output]
+    for turn in (question, [*question, *items, answer], [*question, items[1], answer]):
+        own.responses.create(
+            model=SERVED_NAME, input=turn, tools=[WEATHER_FUNCTION], max_output_tokens=64
+        )
+    mine = sorted(wrapper_ledger.query(), key=lambda r: r.started_at)
+    theirs = sorted(own_ledger.query(), key=lambda r: r.started_at)
+    assert [r.model_dump(exclude=VOLATILE) for r in mine] == [
+        r.model_dump(exclude=VOLATILE) for r in theirs
+    ]
+    assert [r.prompt_tokens for r in mine] == [
+        first.usage.input_tokens,
+        second.usage.input_tokens,
+        without.usage.input_tokens,
+    ]
+    del reasoning

@@ -16,6 +16,7 @@ original exception rides along in the response's ``extensions`` (``gptoss_error`
 
 from __future__ import annotations
 
+import inspect
 import json
 import re
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
@@ -206,11 +207,19 @@ def chunk_json(chunk: ChatCompletionChunk, include_usage: bool) -> dict[str, Any
 
 
 def responses_json(obj: Any) -> dict[str, Any]:
-    """A Responses object or stream event as OpenAI's JSON (our pydantic models are that
-    shape plus the ledger's fields, dropped here)."""
-    data: dict[str, Any] = obj.model_dump(mode="json", exclude_none=False)
+    """A Responses object as OpenAI's JSON: our ``Response`` is that shape plus the
+    ledger's fields, dropped here (a function call item's own ``call_id`` is nested, and
+    kept)."""
+    data: dict[str, Any] = obj.model_dump(mode="json")
     for key in _OUR_FIELDS:
         data.pop(key, None)
+    return data
+
+
+def event_json(event: Any) -> dict[str, Any]:
+    """A Responses stream event: already the server's JSON (``model_dump`` gives it back as
+    sent), our fields dropped from the final ``response`` snapshot if they were added."""
+    data: dict[str, Any] = event.model_dump(mode="json")
     inner = data.get("response")
     if isinstance(inner, dict):
         for key in _OUR_FIELDS:
@@ -307,16 +316,29 @@ def chat_call(body: dict[str, Any], headers: httpx.Headers) -> _Call:
     return _Call("chat", kwargs, include_usage)
 
 
-def responses_call(body: dict[str, Any], headers: httpx.Headers) -> _Call:
+def responses_call(body: dict[str, Any], headers: httpx.Headers, accepted: set[str]) -> _Call:
+    """Fields our ``responses.create`` names go by name, any other (``background``,
+    ``prompt_cache_key``...) to the server as it is (extra_body)."""
     body = dict(body)
+    if "input" not in body:
+        raise ConfigurationError("a Responses request needs input")
     body.pop("stream_options", None)  # usage is always in response.completed
-    tags = _tags(body.pop("metadata", None))
+    kwargs: dict[str, Any] = {}
+    # metadata is sent (it is the Responses request's own) and, as for chat, becomes the
+    # row's tags.
+    tags = _tags(body.get("metadata"))
     if tags:
-        body["tags"] = tags
+        kwargs["tags"] = tags
     project = headers.get("openai-project")
     if project:
-        body["project"] = project
-    return _Call("responses", body, include_usage=True)
+        kwargs["project"] = project
+    if body.get("service_tier") == "auto":
+        body.pop("service_tier")
+    extra = {key: body.pop(key) for key in list(body) if key not in accepted}
+    kwargs.update(body)
+    if extra:
+        kwargs["extra_body"] = extra
+    return _Call("responses", kwargs, include_usage=True)
 
 
 def route(request: httpx.Request) -> str | None:
@@ -392,7 +414,7 @@ def _chat_events(stream: Iterator[ChatCompletionChunk], include_usage: bool) -> 
 def _responses_events(stream: Iterator[Any]) -> Iterator[bytes]:
     try:
         for event in stream:
-            data = responses_json(event)
+            data = event_json(event)
             yield _sse(data, event=str(data.get("type") or "message"))
     except GptOssError as exc:
         yield _sse(error_body(exc), event="error")
@@ -438,7 +460,7 @@ async def _achat_events(
 async def _aresponses_events(stream: AsyncIterator[Any]) -> AsyncIterator[bytes]:
     try:
         async for event in stream:
-            data = responses_json(event)
+            data = event_json(event)
             yield _sse(data, event=str(data.get("type") or "message"))
     except GptOssError as exc:
         yield _sse(error_body(exc), event="error")
@@ -463,12 +485,12 @@ class _AsyncSSE(httpx.AsyncByteStream):
 # -- the transports ----------------------------------------------------------------------
 
 
-def _parse(request: httpx.Request, raw: bytes) -> _Call:
-    kind = route(request)
+def _parse(request: httpx.Request, raw: bytes, create: Callable[..., Any]) -> _Call:
     body = _body(raw)
-    if kind == "chat":
+    if route(request) == "chat":
         return chat_call(body, request.headers)
-    return responses_call(body, request.headers)
+    accepted = set(inspect.signature(create).parameters) - {"tags", "extra_body", "project"}
+    return responses_call(body, request.headers, accepted)
 
 
 def _create(client: GptOss | AsyncGptOss, kind: str) -> Callable[..., Any] | None:
@@ -500,7 +522,7 @@ class GptOssTransport(httpx.BaseTransport):
             create = _create(client, kind)
             if create is None:
                 return _no_responses(request)
-            call = _parse(request, request.read())
+            call = _parse(request, request.read(), create)
             result = create(**call.kwargs)
         except GptOssError as exc:
             return error_response(exc, request)
@@ -540,7 +562,7 @@ class AsyncGptOssTransport(httpx.AsyncBaseTransport):
             create = _create(client, kind)
             if create is None:
                 return _no_responses(request)
-            call = _parse(request, await request.aread())
+            call = _parse(request, await request.aread(), create)
             result = await create(**call.kwargs)
         except GptOssError as exc:
             return error_response(exc, request)
