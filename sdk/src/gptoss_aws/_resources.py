@@ -87,7 +87,7 @@ def make_intent(
         prompt_tokens_estimate=prompt_estimate,
         price=target.price,
         service_tier=request.service_tier,
-        project=request.project,
+        project=request.project or target.project,
     )
 
 

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from gptoss_aws.backends.registry import backend_names
+from gptoss_aws.backends.registry import backend_names, billed_by_instance_hours
 from gptoss_aws.errors import ConfigurationError
 from gptoss_aws.reports.summary import GROUP_KEYS_HELP, aws_allocator, summarize
 
@@ -140,7 +140,7 @@ def run_reconcile(args: argparse.Namespace, *, session: Any = None) -> int:
     ledger = open_ledger(args.ledger)
     try:
         calls = ledger.query(since=start, until=end)
-        endpoints = {(c.endpoint, c.region) for c in calls if c.backend == "sagemaker"}
+        endpoints = {(c.endpoint, c.region) for c in calls if billed_by_instance_hours(c.backend)}
         for named in args.endpoint:
             name, _, region = named.partition("@")
             endpoints.add((name, region or factory.region_name))
@@ -171,7 +171,9 @@ def run_reconcile(args: argparse.Namespace, *, session: Any = None) -> int:
         ledger.close()
     print(result)
     if args.true_up and timelines:
-        sagemaker_calls = [c for c in calls if c.backend == "sagemaker" and c.status != "reserved"]
+        sagemaker_calls = [
+            c for c in calls if billed_by_instance_hours(c.backend) and c.status != "reserved"
+        ]
         allocation = allocate(
             start, end, timelines, book.instance_price, sagemaker_calls, missing_price="pending"
         )

@@ -43,6 +43,9 @@ class Target:
     instance_type: str | None = None
     region: str | None = None
     price: TokenPrice | None = None  # a user's per-token price (OpenAI-compatible servers)
+    # A project every call of this client belongs to (Bedrock Mantle's OpenAI-Project), used
+    # when the call names none.
+    project: str | None = None
 
 
 def short_model_name(model: str | None) -> str:

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Literal
 
+from gptoss_aws.backends.registry import BackendCostBasis, cost_basis_of
 from gptoss_aws.costing.allocation import Allocation, true_up
 from gptoss_aws.costing.bill import (
     CE_REGION,
@@ -165,7 +166,8 @@ def _bedrock_drifts(
             entry["tokens"] += tokens[1]
     ours: dict[str, list[CallRecord]] = {}
     for call in calls:
-        if call.backend == "bedrock" and call.status != "reserved":
+        # Every per-token backend is billed by Bedrock (Converse, Mantle, the OpenAI chat path).
+        if cost_basis_of(call.backend) is BackendCostBasis.PER_TOKEN and call.status != "reserved":
             ours.setdefault(call.tags.get(ledger_team_tag) or UNTAGGED, []).append(call)
     drifts = []
     for team in sorted(set(billed) | set(ours)):
