@@ -27,20 +27,35 @@ from gptoss_aws.tracking import CallIntent, Tracker
 from gptoss_aws.types import CallRecord, Usage
 
 
-def test_the_three_backends_declare_name_cost_basis_and_telemetry_provider() -> None:
+def test_the_backends_declare_name_cost_basis_and_telemetry_provider() -> None:
     described = {
         cls.name: (cls.cost_basis, cls.telemetry_provider) for cls in registry.backend_classes()
     }
     assert described == {
         "bedrock": (BackendCostBasis.PER_TOKEN, "aws.bedrock"),
+        # Bedrock's OpenAI-compatible endpoints: billed per token as Bedrock.
+        "bedrock_mantle": (BackendCostBasis.PER_TOKEN, "aws.bedrock"),
+        "bedrock_openai": (BackendCostBasis.PER_TOKEN, "aws.bedrock"),
         "openai": (BackendCostBasis.CALLER_PRICED, "openai"),
         "sagemaker": (BackendCostBasis.INSTANCE_HOURS, "aws.sagemaker"),
+        # SageMaker's OpenAI route: a share of the same endpoint's instance-hours.
+        "sagemaker_openai": (BackendCostBasis.INSTANCE_HOURS, "aws.sagemaker"),
     }
-    assert registry.backend_names() == ("bedrock", "openai", "sagemaker")
+    assert registry.backend_names() == (
+        "bedrock",
+        "bedrock_mantle",
+        "bedrock_openai",
+        "openai",
+        "sagemaker",
+        "sagemaker_openai",
+    )
 
 
 def test_an_unknown_backend_is_an_error_naming_the_known_ones() -> None:
-    known = "the known backends are bedrock, openai, sagemaker"
+    known = (
+        "the known backends are bedrock, bedrock_mantle, bedrock_openai, openai, sagemaker, "
+        "sagemaker_openai"
+    )
     with pytest.raises(ConfigurationError, match=f"unknown backend 'vertex': {known}"):
         registry.backend_class("vertex")
     with pytest.raises(ConfigurationError, match=known):
