@@ -291,3 +291,35 @@ def test_a_token_unit_we_do_not_know_is_said_not_guessed(
     assert search.billed_quantity == 0
     assert search.drift_usd == 0  # the dollars still compare
     assert "unit(s) ['Units'] is not compared as tokens" in str(result)
+
+
+@mock_aws
+def test_rows_of_every_per_token_backend_meet_the_bedrock_bill(
+    ledger: SQLiteLedger, tmp_path: Path
+) -> None:
+    # Mantle and bedrock-runtime's OpenAI path bill under Bedrock as Converse does: the same
+    # ten calls' worth of tokens, split across the three backends, still reconcile to zero.
+    for backend in ("bedrock_mantle", "bedrock_openai"):
+        ledger.record(
+            CallRecord(
+                backend=backend,
+                model="gpt-oss-120b",
+                region="us-west-2",
+                tags={"team": "search"},
+                status="ok",
+                cost_basis="per_token",
+                started_at=T0 + timedelta(hours=2),
+                prompt_tokens=1_000,
+                completion_tokens=2_000,
+                cost_usd=Decimal("0.00135"),
+                price_source="test",
+            )
+        )
+    result = run(
+        ledger, tmp_path,
+        answers(input_tokens=12_000, output_tokens=24_000, input_usd="0.0018",
+                output_usd="0.0144", host_usd="240"),
+    )  # fmt: skip
+    search = {d.name: d for d in result.drifts}["team search"]
+    assert search.billed_quantity == search.ledger_quantity == 36_000
+    assert search.drift_usd == 0
