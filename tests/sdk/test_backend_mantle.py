@@ -241,7 +241,8 @@ def test_the_row_is_priced_at_bedrocks_per_token_price_with_the_project(
     assert row.cost_usd == expected
     assert answer.cost is not None
     assert answer.cost.usd == expected
-    assert row.tags == {"bedrock.project": PROJECT, "team": "search"}
+    assert row.project == PROJECT  # the client's project, as no call named one
+    assert row.tags == {"team": "search"}
 
 
 def test_a_calls_own_project_goes_in_the_header_and_the_rows_project(

@@ -259,9 +259,9 @@ class _ClientBase:
         ``api_key`` (a Bedrock API key, or a callable returning one) is sent as a bearer
         token; without it requests are SigV4-signed with the session's credentials.
         ``project`` (a Bedrock project ID, ``proj_...``) goes out as ``OpenAI-Project`` on
-        every call and is recorded in each row's ``bedrock.project`` tag (a call's own
-        ``project=`` overrides the header and fills the row's ``project``). Priced per token at
-        Bedrock's price for the model, region and service tier."""
+        every call and is recorded in each row's ``project`` (``gptoss-aws costs --by
+        project``); a call's own ``project=`` overrides both. Priced per token at Bedrock's
+        price for the model, region and service tier."""
         from gptoss_aws.backends.bedrock_mantle import BedrockMantleBackend
 
         backend = BedrockMantleBackend(
@@ -276,8 +276,6 @@ class _ClientBase:
             async_http_client=async_http_client,
             headers=headers,
         )
-        if project is not None:
-            tags = {"bedrock.project": project, **(tags or {})}
         return cls(
             backend, tracker=tracker, tags=tags, max_retries=max_retries, retry_policy=retry_policy
         )

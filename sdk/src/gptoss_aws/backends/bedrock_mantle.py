@@ -164,7 +164,11 @@ class BedrockMantleBackend(OpenAICompatibleBackend):
 
     def target(self) -> Target:
         return Target(
-            backend=self.name, model=self.model_name, model_id=self.model_id, region=self.region
+            backend=self.name,
+            model=self.model_name,
+            model_id=self.model_id,
+            region=self.region,
+            project=self.project,  # the row's project when the call names none
         )
 
     def check(self, request: ChatRequest) -> None:
