@@ -50,6 +50,7 @@ from test_backend_vllm_replay import (
     sse_reply,
 )
 from test_client_harness import Sleeps, no_sleep_policy
+from test_responses import QUESTION, TOOL_REASONING, WEATHER, fixture_json, fixture_sse, sse_events
 
 from gptoss_aws import AsyncGptOss, GptOss, Tracker, open_ledger
 from gptoss_aws.backends.bedrock_mantle import BedrockMantleBackend, mantle_model_id
@@ -354,3 +355,68 @@ def test_a_call_for_another_model_is_refused_before_sending(
         )
     assert server.seen == []
     assert ledger.query() == []
+
+
+# ---- Responses (Mantle is where AWS serves it for gpt-oss) -----------------------------------
+# "bedrock-mantle (compatibility) | https://bedrock-mantle.{region}.api.aws/v1 | ... such as
+# Responses API access to GPT OSS models" (inference-responses-api). The replies are the vLLM
+# 0.32.0 recordings (tests/sdk/fixtures/vllm-0.32.0-responses): OpenAI Responses objects;
+# whether Mantle fills reasoning_tokens and returns reasoning content (rather than
+# encrypted_content) for gpt-oss is NOT CONFIRMED.
+
+
+def test_a_responses_tool_turn_is_signed_and_priced_with_reasoning_carried_over(
+    server: ReplayServer, ledger: Ledger
+) -> None:
+    server.replies.extend(
+        [json_reply(fixture_json("turn1.json")), json_reply(fixture_json("turn2.json"))]
+    )
+    client = mantle(GptOss, server, ledger, project=PROJECT)
+    turn1 = client.responses.create(input=[QUESTION], tools=[WEATHER], max_output_tokens=128)
+    assert turn1.reasoning_text == TOOL_REASONING
+    [call] = turn1.function_calls
+    result = {"type": "function_call_output", "call_id": call.call_id, "output": '{"c": 18}'}
+    client.responses.create(
+        input=[QUESTION, *turn1.output, result], tools=[WEATHER], max_output_tokens=128
+    )
+    for seen in server.seen:
+        assert seen.path == "/v1/responses"
+        verify_sigv4(seen, server.url + seen.path, "bedrock-mantle", REGION)
+        assert header(seen, "OpenAI-Project") == PROJECT
+        assert seen.json()["model"] == "openai.gpt-oss-120b"
+    sent = server.seen[1].json()["input"]
+    assert sent[1]["type"] == "reasoning"
+    assert sent[1]["content"] == [{"type": "reasoning_text", "text": TOOL_REASONING}]
+    rows = sorted(ledger.query(), key=lambda r: r.started_at)
+    assert [(r.backend, r.project, r.cost_basis) for r in rows] == [
+        ("bedrock_mantle", PROJECT, "per_token")
+    ] * 2
+    assert (rows[0].prompt_tokens, rows[0].completion_tokens, rows[0].reasoning_tokens) == (
+        125,
+        35,
+        16,
+    )
+    assert rows[0].cost_usd == (125 * INPUT_120B + 35 * OUTPUT_120B) / Decimal(1_000_000)
+
+
+def test_a_streamed_response_passes_the_events_on_and_is_priced(
+    server: ReplayServer, ledger: Ledger
+) -> None:
+    server.replies.append(sse_reply(fixture_sse("turn1.sse")))
+
+    async def main() -> list[dict[str, Any]]:
+        async with mantle(AsyncGptOss, server, ledger) as client:
+            stream = await client.responses.create(input=[QUESTION], tools=[WEATHER], stream=True)
+            return [e.model_dump(mode="json") async for e in stream]
+
+    assert anyio.run(main) == sse_events("turn1.sse")
+    [seen] = server.seen
+    verify_sigv4(seen, server.url + seen.path, "bedrock-mantle", REGION)
+    row = only_row(ledger)
+    assert (row.backend, row.stream, row.completion_tokens, row.reasoning_tokens) == (
+        "bedrock_mantle",
+        True,
+        35,
+        16,
+    )
+    assert row.cost_usd is not None

@@ -68,10 +68,10 @@ def runtime_model_id(model: str) -> tuple[str, str]:
 
 
 def refuse_responses(backend: BackendBase) -> NoReturn:
-    raise ConfigurationError(
-        f"the {backend.title} backend does not serve the Responses API: "
-        f"{getattr(type(backend), 'responses_hint', '')}"
-    )
+    """The shared refusal (our hint, then the backends that do serve Responses)."""
+    from gptoss_aws.backends.base import responses_unsupported_message
+
+    raise ConfigurationError(responses_unsupported_message(type(backend)))
 
 
 class BedrockOpenAIBackend(OpenAICompatibleBackend):
@@ -143,7 +143,8 @@ class BedrockOpenAIBackend(OpenAICompatibleBackend):
             )
 
     # Responses: refused before any budget or network use (see RESPONSES_REFUSAL), although
-    # the OpenAI-wire base class would send them.
+    # the OpenAI-wire base class would send them; serves_responses() says so, since the
+    # base's check looks for an override of send_responses.
     @classmethod
     def serves_responses(cls) -> bool:
         return False

@@ -163,7 +163,8 @@ class SageMakerOpenAIBackend(OpenAICompatibleBackend):
         return await anyio.to_thread.run_sync(self.target)
 
     # Responses: refused before any budget or network use (see RESPONSES_REFUSAL), although
-    # the OpenAI-wire base class would send them.
+    # the OpenAI-wire base class would send them; serves_responses() says so, since the
+    # base's check looks for an override of send_responses.
     @classmethod
     def serves_responses(cls) -> bool:
         return False
