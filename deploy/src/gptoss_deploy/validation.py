@@ -13,7 +13,7 @@ from collections.abc import Callable
 from gptoss_aws.errors import InvalidConfigurationError
 
 # Regions where Bedrock offers gpt-oss, each with its source: the price catalog's table.
-from gptoss_aws.pricing.regions import BEDROCK_GPT_OSS_REGIONS
+from gptoss_aws.pricing.regions import BEDROCK_GPT_OSS_REGIONS, BEDROCK_MANTLE_REGIONS
 from gptoss_deploy.capacity import check_update_capacity
 from gptoss_deploy.config import (
     DeploymentConfig,
@@ -40,30 +40,10 @@ from gptoss_facts.names import (
 
 MAX_BUDGET_NOTIFICATIONS = 5  # AWS Budgets quotas (budgets-limits)
 
-# Regions with a bedrock-mantle endpoint. Two AWS pages list them and differ: the Bedrock
-# user guide's "Supported Regions and Endpoints" table for bedrock-mantle (us-east-2,
-# us-east-1, us-west-2, ap-southeast-3, ap-south-1, ap-northeast-1, eu-central-1, eu-west-1,
-# eu-west-2, eu-south-1, eu-north-1, sa-east-1) and endpoints-region-availability ("The
-# `bedrock-mantle` endpoint is available in a subset of those Regions"), whose stored copy
-# marks eu-west-3, us-west-1, ca-central-1 and others unsupported. The union of what either
-# marks supported is here; which models each region serves on bedrock-mantle is not stated,
-# so allow_unlisted_regions is the way past this table.
-MANTLE_REGIONS = frozenset(
-    {
-        "us-east-1",
-        "us-east-2",
-        "us-west-2",
-        "ap-northeast-1",
-        "ap-south-1",
-        "ap-southeast-3",
-        "eu-central-1",
-        "eu-north-1",
-        "eu-south-1",
-        "eu-west-1",
-        "eu-west-2",
-        "sa-east-1",
-    }
-)
+# Regions with a bedrock-mantle endpoint: the SDK's table (gptoss_aws.pricing.regions, with
+# the two AWS pages it comes from), which its Mantle backend checks too. Which models each
+# region serves on bedrock-mantle is not stated, so allow_unlisted_regions is the way past it.
+MANTLE_REGIONS = frozenset(BEDROCK_MANTLE_REGIONS)
 # AWS::BedrockMantle::Project Name: "Must be unique within your AWS account", at most 64
 # characters matching ^([0-9a-zA-Z][ _-]?)+$ (Bedrock user guide, cloudformation-projects).
 MANTLE_PROJECT_NAME = re.compile(r"^([0-9a-zA-Z][ _-]?)+$")
