@@ -420,3 +420,63 @@ def test_a_streamed_response_passes_the_events_on_and_is_priced(
         16,
     )
     assert row.cost_usd is not None
+
+
+# ---- the tier AWS reports serving the call at ------------------------------------------------
+# OpenAI's chat completion object carries a top-level ``service_tier``; Bedrock's tiers are
+# requested with "the 'service_tier' optional parameter" (Bedrock user guide, "Service tiers for
+# optimizing performance and cost"). The call is priced at the tier the answer reports, as the
+# Bedrock backend does with Converse's serviceTier.
+
+PRIORITY = {
+    "bedrock": {
+        "gpt-oss-120b": {
+            REGION: {
+                "input_per_1m": "1",
+                "output_per_1m": "2",
+                "source": "stated by the test (not an AWS price)",
+                "as_of": "2026-01-01",
+                "tiers": {
+                    "priority": {
+                        "input_per_1m": "10",
+                        "output_per_1m": "20",
+                        "source": "stated by the test (not an AWS price)",
+                        "as_of": "2026-01-01",
+                    }
+                },
+            }
+        }
+    }
+}
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_the_served_tier_prices_the_call(
+    server: ReplayServer, ledger: Ledger, stream: bool
+) -> None:
+    if stream:
+        chunks = [{**c, "service_tier": "priority"} for c in chat_stream_chunks()]
+        server.replies.append(sse_reply(sse_bytes(chunks)))
+    else:
+        server.replies.append(json_reply({**CHAT_COMPLETION, "service_tier": "priority"}))
+    client = GptOss.bedrock_mantle(
+        "gpt-oss-120b",
+        REGION,
+        base_url=server.url + "/v1",
+        tracker=Tracker(ledger=ledger, prices=PriceBook.from_document(PRIORITY)),
+    )
+    if stream:
+        with client.chat.completions.create(messages=MESSAGES, stream=True) as chunks_in:
+            for _ in chunks_in:
+                pass
+    else:
+        client.chat.completions.create(messages=MESSAGES)
+    row = only_row(ledger)
+    assert (row.service_tier_requested, row.service_tier) == (None, "priority")
+    assert row.cost_usd == (68 * Decimal(10) + 29 * Decimal(20)) / Decimal(1_000_000)
+
+
+def test_a_tier_that_is_not_bedrocks_is_ignored(server: ReplayServer, ledger: Ledger) -> None:
+    server.replies.append(json_reply({**CHAT_COMPLETION, "service_tier": "auto"}))
+    mantle(GptOss, server, ledger).chat.completions.create(messages=MESSAGES)
+    assert only_row(ledger).service_tier == "standard"

@@ -47,17 +47,24 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
 from gptoss_aws.backends._auth import BearerToken, SigV4Auth
 from gptoss_aws.backends._request import ChatRequest
-from gptoss_aws.backends.base import DEFAULT_TIMEOUT, Target
+from gptoss_aws.backends.base import (
+    DEFAULT_TIMEOUT,
+    AsyncChunkStream,
+    BackendResult,
+    ChunkStream,
+    Target,
+)
 from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
 from gptoss_aws.backends.registry import BackendCostBasis
 from gptoss_aws.errors import ConfigurationError
+from gptoss_aws.types import ChatCompletionChunk, Usage
 from gptoss_facts.models import ALL_MODELS, get_any_model
 
 if TYPE_CHECKING:
@@ -118,7 +125,94 @@ def aws_auth(
     return SigV4Auth(service, region, session)
 
 
-class BedrockMantleBackend(OpenAICompatibleBackend):
+def served_tier(value: Any) -> str | None:
+    """The Bedrock tier an OpenAI-shaped answer says it was served at (its top-level
+    ``service_tier``, as OpenAI's chat completion object has it), or None for anything that
+    is not a Bedrock tier; the tracker then prices the call at the tier asked for."""
+    from gptoss_aws.pricing.regions import canonical_tier
+
+    if not isinstance(value, str):
+        return None
+    try:
+        return canonical_tier(value)
+    except ConfigurationError:
+        return None
+
+
+def _reported(answer: Any) -> Any:
+    """The ``service_tier`` an answer or chunk carries (a declared field of ours)."""
+    return getattr(answer, "service_tier", None)
+
+
+def _tag_usage(usage: Usage | None, tier: str | None) -> None:
+    # The tracker reads the served tier from usage.service_tier (as for Converse).
+    if usage is not None and tier is not None:
+        usage.service_tier = tier  # type: ignore[attr-defined]  # an extra field
+
+
+class _TierStream:
+    """A chunk stream whose usage chunk carries the served tier of the stream's chunks."""
+
+    def __init__(self, stream: ChunkStream) -> None:
+        self._stream = stream
+        self._tier: str | None = None
+
+    @property
+    def received_bytes(self) -> int:
+        return self._stream.received_bytes
+
+    def __iter__(self) -> Iterator[ChatCompletionChunk]:
+        return self
+
+    def __next__(self) -> ChatCompletionChunk:
+        chunk = next(self._stream)
+        self._tier = served_tier(_reported(chunk)) or self._tier
+        _tag_usage(chunk.usage, self._tier)
+        return chunk
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class _AsyncTierStream:
+    def __init__(self, stream: AsyncChunkStream) -> None:
+        self._stream = stream
+        self._tier: str | None = None
+
+    @property
+    def received_bytes(self) -> int:
+        return self._stream.received_bytes
+
+    def __aiter__(self) -> Self:
+        return self
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        chunk = await self._stream.__anext__()
+        self._tier = served_tier(_reported(chunk)) or self._tier
+        _tag_usage(chunk.usage, self._tier)
+        return chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class ServedTierMixin(OpenAICompatibleBackend):
+    """Bedrock's OpenAI-compatible endpoints: the tier an answer reports goes to the tracker,
+    which prices the call at it (as the Bedrock backend does with Converse's serviceTier)."""
+
+    def _parse(self, response: Any) -> BackendResult:
+        result = super()._parse(response)
+        _tag_usage(result.completion.usage, served_tier(_reported(result.completion)))
+        return result
+
+    def open_stream(self, request: ChatRequest) -> ChunkStream:
+        return _TierStream(super().open_stream(request))
+
+    async def aopen_stream(self, request: ChatRequest) -> AsyncChunkStream:
+        return _AsyncTierStream(await super().aopen_stream(request))
+
+
+class BedrockMantleBackend(ServedTierMixin):
     name = "bedrock_mantle"
     cost_basis = BackendCostBasis.PER_TOKEN
     telemetry_provider = "aws.bedrock"  # the GenAI semantic conventions' provider registry

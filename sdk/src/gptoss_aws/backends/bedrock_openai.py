@@ -36,8 +36,12 @@ import httpx
 
 from gptoss_aws.backends._request import ChatRequest
 from gptoss_aws.backends.base import DEFAULT_TIMEOUT, BackendBase, Target
-from gptoss_aws.backends.bedrock_mantle import RUNTIME_SUFFIX, aws_auth, resolve_region
-from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
+from gptoss_aws.backends.bedrock_mantle import (
+    RUNTIME_SUFFIX,
+    ServedTierMixin,
+    aws_auth,
+    resolve_region,
+)
 from gptoss_aws.backends.registry import BackendCostBasis
 from gptoss_aws.errors import ConfigurationError
 from gptoss_facts.models import ALL_MODELS, get_any_model
@@ -74,7 +78,7 @@ def refuse_responses(backend: BackendBase) -> NoReturn:
     raise ConfigurationError(responses_unsupported_message(type(backend)))
 
 
-class BedrockOpenAIBackend(OpenAICompatibleBackend):
+class BedrockOpenAIBackend(ServedTierMixin):
     name = "bedrock_openai"
     cost_basis = BackendCostBasis.PER_TOKEN
     telemetry_provider = "aws.bedrock"
