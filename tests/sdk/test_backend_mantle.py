@@ -480,3 +480,47 @@ def test_a_tier_that_is_not_bedrocks_is_ignored(server: ReplayServer, ledger: Le
     server.replies.append(json_reply({**CHAT_COMPLETION, "service_tier": "auto"}))
     mantle(GptOss, server, ledger).chat.completions.create(messages=MESSAGES)
     assert only_row(ledger).service_tier == "standard"
+
+
+# ---- backends/_auth.py on its own: any httpx client can use it ------------------------------
+
+
+def test_sigv4_auth_on_a_plain_httpx_client_with_a_profile_and_session_token(
+    server: ReplayServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import boto3
+    import httpx
+
+    from gptoss_aws.backends._auth import SigV4Auth
+
+    credentials = tmp_path / "credentials"
+    credentials.write_text(
+        "[team]\naws_access_key_id = AKIDTEAM\naws_secret_access_key = teamsecret\n"
+        "aws_session_token = team-session\n"
+    )
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
+    session = boto3.Session(profile_name="team")
+    server.replies.append(json_reply(CHAT_COMPLETION))
+    with httpx.Client(auth=SigV4Auth("bedrock-mantle", REGION, session)) as http:
+        http.post(server.url + "/v1/chat/completions", json={"messages": MESSAGES})
+    [seen] = server.seen
+    assert header(seen, "X-Amz-Security-Token") == "team-session"
+    match = _CREDENTIAL.match(header(seen, "Authorization") or "")
+    assert match is not None
+    assert match["key"] == "AKIDTEAM"
+    assert "x-amz-security-token" in match["signed"].split(";")
+    # httpx's own headers (accept-encoding, connection, user-agent) are left unsigned.
+    assert not {"accept-encoding", "connection", "user-agent"} & set(match["signed"].split(";"))
+
+
+def test_no_credentials_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    import httpx
+
+    from gptoss_aws.backends._auth import SigV4Auth
+
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    auth = SigV4Auth("bedrock-mantle", REGION)
+    request = httpx.Request("POST", "https://bedrock-mantle.us-east-1.api.aws/v1/models")
+    with pytest.raises(AuthenticationError, match="no AWS credentials to sign with"):
+        next(auth.sync_auth_flow(request))
