@@ -41,7 +41,15 @@ from gptoss_aws.reports.plot import plot_spend
 from gptoss_aws.retry import RetryPolicy
 from gptoss_aws.telemetry import EmfExporter, OtelSpanExporter
 from gptoss_aws.tracking import Tracker
-from gptoss_aws.types import CallRecord, ChatCompletion, ChatCompletionChunk, Cost, Usage
+from gptoss_aws.types import (
+    CallRecord,
+    ChatCompletion,
+    ChatCompletionChunk,
+    Cost,
+    Response,
+    ResponseStreamEvent,
+    Usage,
+)
 
 __version__ = "0.1.0"
 
@@ -95,6 +103,8 @@ __all__ = [
     "PermissionDeniedError",
     "PriceBook",
     "RateLimitError",
+    "Response",
+    "ResponseStreamEvent",
     "RetryPolicy",
     "ThrottledError",
     "TokenPrice",
