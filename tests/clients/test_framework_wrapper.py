@@ -30,6 +30,9 @@ from gptoss_aws import AsyncGptOss, Tracker, open_ledger
 pytestmark = pytest.mark.engine
 
 
+# A wrapper that lost the tool call would leave Strands asking the model again and again:
+# fail instead of hanging (the budget includes starting the containers, when this runs first).
+@pytest.mark.timeout(600)
 def test_a_strands_agent_turn_with_a_tool_is_tracked(
     standin: SageMakerRuntimeStandIn, tmp_path: Path
 ) -> None:
