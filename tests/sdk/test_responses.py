@@ -655,3 +655,87 @@ def test_a_responses_row_matches_a_chat_row_field_by_field(
         assert (responses.cost_basis, responses.cost_usd) == ("instance_hours", None)
     assert responses.reserved_tokens is not None
     assert chat.reserved_tokens is not None
+
+
+def throttled(server: ReplayServer, harness: Harness) -> None:
+    """One throttling answer, as each backend's service sends it."""
+    if harness.factory.__qualname__.startswith("sagemaker"):
+        body = {"__type": "ThrottlingException", "message": "Rate exceeded"}
+        server.replies.append(
+            Reply(
+                status=429,
+                headers={
+                    "Content-Type": "application/json",
+                    "x-amzn-ErrorType": "ThrottlingException",
+                },
+                body=json.dumps(body).encode(),
+            )
+        )
+    else:
+        server.replies.append(error_reply(429, "slow down", "rate_limit_error"))
+
+
+def test_throttling_is_retried_under_the_clients_policy(
+    harness: Harness, server: ReplayServer, tracker: FakeTracker, sleeps: Sleeps
+) -> None:
+    throttled(server, harness)
+    response = run(harness, input="Hello there")
+    assert response.output_text == CHAT_CONTENT
+    assert len(server.seen) == 2
+    assert len(sleeps) == 1
+    assert tracker.last.only.status == "ok"
+
+
+def test_a_stream_throttled_before_its_first_byte_is_retried(
+    harness: Harness, server: ReplayServer, tracker: FakeTracker, sleeps: Sleeps
+) -> None:
+    throttled(server, harness)
+    events, final, _ = run_stream(harness, input="Hello there")
+    assert events[-1].type == "response.completed"
+    assert final.output_text == CHAT_CONTENT
+    assert len(server.seen) == 2
+    assert len(sleeps) == 1
+    assert tracker.last.only.usage.completion_tokens == 29
+
+
+def test_stubbed_invoke_endpoint_gets_exactly_the_responses_parameters() -> None:
+    """botocore's Stubber checks every InvokeEndpoint parameter against the service model:
+    the Responses body, and CustomAttributes, "an opaque value that is forwarded verbatim"
+    (SageMaker API reference, InvokeEndpoint), carrying the container's route."""
+    import io
+
+    import boto3
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+
+    runtime = boto3.client("sagemaker-runtime", region_name="us-east-1")
+    stub = Stubber(runtime)
+    raw = (FIXTURES / "hello.json").read_bytes()
+    stub.add_response(
+        "invoke_endpoint",
+        {"Body": StreamingBody(io.BytesIO(raw), len(raw)), "ContentType": "application/json"},
+        {
+            "EndpointName": ENDPOINT,
+            "Body": json.dumps(
+                {"model": "gpt-oss-20b", "input": "Hello there", "max_output_tokens": 64}
+            ).encode(),
+            "ContentType": "application/json",
+            "Accept": "application/json",
+            "TargetVariant": "blue",
+            "CustomAttributes": "route=/v1/responses,session=7",
+        },
+    )
+    client = GptOss.sagemaker(
+        ENDPOINT,
+        instance_type="ml.g6e.2xlarge",
+        variant="blue",
+        model="gpt-oss-20b",
+        custom_attributes="session=7",
+        runtime_client=runtime,
+        tracker=None,
+    )
+    with stub:
+        response = client.responses.create(input="Hello there", max_output_tokens=64)
+    stub.assert_no_pending_responses()
+    assert (response.reasoning_text, response.output_text) == (CHAT_REASONING, CHAT_CONTENT)
+    assert response.backend == "sagemaker"
