@@ -12,10 +12,14 @@ from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import anyio
+import boto3
 import httpx
 import pytest
+from botocore.stub import Stubber
+from test_backend_bedrock import META, chat_events, converse_answer
 from test_backend_vllm_replay import (
     CHAT_COMPLETION,
     CONTENT,
@@ -52,6 +56,7 @@ if TYPE_CHECKING:
 openai = pytest.importorskip("openai")  # the `openai` extra (requirements/dev.lock pins it)
 
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
+TEAM = {"team": "search"}
 PRICE = TokenPrice(Decimal("0.15"), Decimal("0.60"), "test", date(2026, 11, 1))
 
 
@@ -240,3 +245,109 @@ def test_without_the_extra_the_error_names_it(
 def test_the_http_client_never_leaves_the_process(server: ReplayServer, ledger: Ledger) -> None:
     oa = gptoss_aws.openai_client(ours(server, ledger))
     assert httpx.URL(str(oa.base_url)).host.endswith(".invalid")
+
+
+# -- the async client ---------------------------------------------------------------------
+
+
+def test_async_errors_and_early_close_match_the_sync_client(
+    server: ReplayServer, ledger: Ledger
+) -> None:
+    throttled = error_reply(429, "slow down")
+    throttled.headers["retry-after"] = "2"
+    server.replies.append(throttled)
+
+    async def run() -> None:
+        oa = gptoss_aws.async_openai_client(
+            gptoss_aws.AsyncGptOss.openai_compatible(
+                server.url,
+                model="gpt-oss-20b",
+                price=PRICE,
+                tracker=Tracker(ledger=ledger),
+                retry_policy=RetryPolicy(max_retries=0),
+            )
+        )
+        with pytest.raises(openai.RateLimitError) as caught:
+            await oa.chat.completions.create(model="gpt-oss-20b", messages=HELLO)
+        assert isinstance(gptoss_aws.gptoss_error(caught.value), ThrottledError)
+        assert caught.value.response.headers["retry-after-ms"] == "2000"
+        stream = await oa.chat.completions.create(model="gpt-oss-20b", messages=HELLO, stream=True)
+        async for _ in stream:
+            break
+        await stream.close()
+
+    anyio.run(run)
+    rows = sorted(ledger.query(), key=lambda r: r.started_at)
+    assert [(r.status, r.error_kind, r.stream) for r in rows] == [
+        ("error", "ThrottledError", False),
+        ("aborted", None, True),
+    ]
+
+
+# -- Bedrock (Converse) behind openai-python's client ---------------------------------------
+
+
+@pytest.fixture
+def bedrock_runtime() -> Iterator[tuple[Any, Stubber]]:
+    client = boto3.client("bedrock-runtime", region_name="us-east-1")
+    stub = Stubber(client)
+    # As in test_backend_bedrock: the Stubber cannot validate ConverseStream's event stream.
+    vars(stub)["_validate_operation_response"] = lambda operation_name, response: None
+    with stub:
+        yield client, stub
+    stub.assert_no_pending_responses()
+
+
+def test_bedrock_converse_answers_in_openais_shape_with_the_same_rows(
+    bedrock_runtime: tuple[Any, Stubber], tmp_path: Path
+) -> None:
+    client, stub = bedrock_runtime
+    answer = converse_answer(
+        {"reasoningContent": {"reasoningText": {"text": REASONING}}}, {"text": CONTENT}
+    )
+    for _ in range(2):
+        stub.add_response("converse", answer)
+        stub.add_response("converse_stream", {"stream": chat_events(), "ResponseMetadata": META})
+    wrapper_ledger = open_ledger(tmp_path / "wrapper.sqlite3")
+    own_ledger = open_ledger(tmp_path / "own.sqlite3")
+
+    def bedrock(ledger: Ledger) -> GptOss:
+        return GptOss.bedrock(
+            "gpt-oss-120b", runtime_client=client, tracker=Tracker(ledger=ledger), tags=TEAM
+        )
+
+    oa = gptoss_aws.openai_client(bedrock(wrapper_ledger))
+    r = oa.chat.completions.create(model="gpt-oss-120b", messages=HELLO, max_tokens=64)
+    assert r.choices[0].message.content == CONTENT
+    assert (r.choices[0].message.model_extra or {})["reasoning_content"] == REASONING
+    assert r.usage is not None
+    assert (r.usage.prompt_tokens, r.usage.completion_tokens) == (68, 29)
+    chunks = list(
+        oa.chat.completions.create(
+            model="gpt-oss-120b",
+            messages=HELLO,
+            max_tokens=64,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == CONTENT
+    assert chunks[-1].usage is not None
+    assert chunks[-1].usage.completion_tokens == 29
+
+    own = bedrock(own_ledger)
+    own.chat.completions.create(messages=[dict(m) for m in HELLO], max_tokens=64)
+    with own.chat.completions.create(
+        messages=[dict(m) for m in HELLO], max_tokens=64, stream=True
+    ) as stream:
+        list(stream)
+    volatile = {"id", "started_at", "ended_at", "latency_ms", "ttft_ms"}
+    mine = sorted(wrapper_ledger.query(), key=lambda r: r.stream)
+    theirs = sorted(own_ledger.query(), key=lambda r: r.stream)
+    assert [r.model_dump(exclude=volatile) for r in mine] == [
+        r.model_dump(exclude=volatile) for r in theirs
+    ]
+    assert [(r.backend, r.stream, r.completion_tokens) for r in mine] == [
+        ("bedrock", False, 29),
+        ("bedrock", True, 29),
+    ]
