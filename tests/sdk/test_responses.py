@@ -240,6 +240,21 @@ def test_an_unknown_output_item_is_kept_with_every_field() -> None:
     assert response.output_text == CHAT_CONTENT
 
 
+def test_parts_of_other_kinds_do_not_make_a_response_unreadable() -> None:
+    """A reasoning part of another type, a refusal part: kept, the rest still readable."""
+    data = fixture_json("turn2.json")
+    reasoning, message = data["output"]
+    reasoning["content"].append({"type": "text", "text": "!"})
+    message["content"].append({"type": "refusal", "refusal": "no"})
+    response = Response.model_validate(data)
+    assert response.reasoning_text == CHAT_REASONING + "!"
+    assert response.output_text == CHAT_CONTENT
+    assert response.output[1].model_dump(mode="json")["content"][1] == {
+        "type": "refusal",
+        "refusal": "no",
+    }
+
+
 @pytest.mark.parametrize("name", ["turn1.sse", "turn2.sse", "hello.sse"])
 def test_every_recorded_event_dumps_back_to_the_json_the_server_sent(name: str) -> None:
     parser = ResponseEventParser("openai")

@@ -57,18 +57,20 @@ class OutputMessage(_Model):
 
     type: Literal["message"] = "message"
     id: str | None = None
-    role: Literal["assistant"] = "assistant"
+    role: str = "assistant"
     status: str | None = None
     content: list[ContentPart] = Field(default_factory=list)
 
 
+# Part types are plain strings: a server that sends another kind of text part (or a later
+# OpenAI type) must not make the whole response unreadable.
 class ReasoningText(_Model):
-    type: Literal["reasoning_text"] = "reasoning_text"
+    type: str = "reasoning_text"
     text: str
 
 
 class SummaryText(_Model):
-    type: Literal["summary_text"] = "summary_text"
+    type: str = "summary_text"
     text: str
 
 
@@ -164,7 +166,7 @@ class Response(_Model):
     ledger row's ``call_id`` (as on ``ChatCompletion``)."""
 
     id: str = ""
-    object: Literal["response"] = "response"
+    object: str = "response"
     created_at: int | float = 0
     model: str = ""
     status: str | None = None
