@@ -242,6 +242,15 @@ def test_constructor_arguments(server: ReplayServer, ledger: Ledger) -> None:
     assert isinstance(
         gptoss_aws.async_openai_client(base_url=server.url, price=PRICE), openai.AsyncOpenAI
     )
+    # The same from the client itself.
+    via_method = ours(server, ledger).openai(project="proj_x")
+    assert isinstance(via_method, openai.OpenAI)
+    via_method.chat.completions.create(model="gpt-oss-20b", messages=HELLO)
+    assert sorted(str(row.project) for row in ledger.query()) == ["None", "proj_x"]
+    assert isinstance(
+        gptoss_aws.AsyncGptOss.openai_compatible(server.url, price=PRICE).openai(),
+        openai.AsyncOpenAI,
+    )
 
 
 def test_without_the_extra_the_error_names_it(

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from mypy_boto3_bedrock_runtime import BedrockRuntimeClient
     from mypy_boto3_sagemaker import SageMakerClient
     from mypy_boto3_sagemaker_runtime import SageMakerRuntimeClient
+    from openai import AsyncOpenAI, OpenAI
 
     from gptoss_aws.pricing.records import TokenPrice
 
@@ -404,6 +405,13 @@ class GptOss(_ClientBase):
         self.chat = Chat(self)
         self.responses = Responses(self)
 
+    def openai(self, *, project: str | None = None) -> OpenAI:
+        """openai-python's own ``openai.OpenAI``, every call of which this client makes and
+        tracks (``gptoss_aws.openai_client``; needs the ``openai`` extra)."""
+        from gptoss_aws.openai_wrapper import openai_client
+
+        return openai_client(self, project=project)
+
     def close(self) -> None:
         """Close the HTTP connections this client opened (shared with its copies)."""
         self.backend.close()
@@ -429,6 +437,13 @@ class AsyncGptOss(_ClientBase):
     def _attach_resources(self) -> None:
         self.chat = AsyncChat(self)
         self.responses = AsyncResponses(self)
+
+    def openai(self, *, project: str | None = None) -> AsyncOpenAI:
+        """openai-python's own ``openai.AsyncOpenAI`` over this client
+        (``gptoss_aws.async_openai_client``)."""
+        from gptoss_aws.openai_wrapper import async_openai_client
+
+        return async_openai_client(self, project=project)
 
     async def close(self) -> None:
         await self.backend.aclose()
