@@ -754,3 +754,22 @@ def test_stubbed_invoke_endpoint_gets_exactly_the_responses_parameters() -> None
     stub.assert_no_pending_responses()
     assert (response.reasoning_text, response.output_text) == (CHAT_REASONING, CHAT_CONTENT)
     assert response.backend == "sagemaker"
+
+
+def test_a_calls_project_header_goes_out_on_responses_too(server: ReplayServer) -> None:
+    """The OpenAI-wire base asks ``call_headers(project)`` per Responses call (Mantle sends a
+    call's project as OpenAI-Project); the copy it signs keeps the client's headers."""
+    from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
+
+    class ProjectHeader(OpenAICompatibleBackend):  # no ``name``: not registered
+        def call_headers(self, project: str | None) -> dict[str, str]:
+            return {"OpenAI-Project": project} if project else {}
+
+    backend = ProjectHeader(server.url, model="gpt-oss-20b", headers={"X-Team": "t"})
+    with GptOss(backend, tracker=None) as client:
+        client.responses.create(input="Hello there", project="proj_1")
+        client.responses.create(input="Hello there")
+    first, second = server.seen
+    assert (first.headers.get("OpenAI-Project"), first.headers.get("X-Team")) == ("proj_1", "t")
+    assert (second.headers.get("OpenAI-Project"), second.headers.get("X-Team")) == (None, "t")
+    assert "OpenAI-Project" not in backend.headers

@@ -282,14 +282,26 @@ class OpenAICompatibleBackend(BackendBase):
         root = self.url[: -len(suffix)] if self.url.endswith(suffix) else self.url.rstrip("/")
         return root + "/responses"
 
+    def call_headers(self, project: str | None) -> dict[str, str]:
+        """Headers one call adds for its own ``project=`` (none here). A backend whose
+        project travels as a header (Mantle's ``OpenAI-Project``) returns it, so the request
+        names the project its ledger row records."""
+        return {}
+
     def _responses_args(self, request: ResponsesRequest) -> dict[str, Any]:
         url = self.responses_url()
         content = json.dumps(request.body(self.model)).encode()
+        signer = self
+        extra = self.call_headers(request.project)
+        if extra:
+            # A copy with this call's headers, so _authorized signs exactly what is sent.
+            signer = self.with_timeout(self.timeout)
+            signer.headers = {**self.headers, **extra}
         return {
             "method": "POST",
             "url": url,
             "content": content,
-            "headers": self._authorized("POST", url, content),
+            "headers": signer._authorized("POST", url, content),
             "timeout": httpx.Timeout(self.timeout, connect=min(self.timeout, CONNECT_TIMEOUT)),
         }
 
