@@ -15,12 +15,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 from conftest import CHAT_ENDPOINT, TOOL_ENDPOINT
 from sagemaker_standin import SageMakerRuntimeStandIn
+from serverproc import Server, serve_tiny
 
 from gptoss_aws import AsyncGptOss, GptOss, Tracker, open_ledger
 from gptoss_aws.ledger import Ledger
@@ -206,3 +209,71 @@ def test_a_responses_row_has_the_cost_basis_and_columns_of_a_chat_row(
     assert {f: getattr(responses_row, f) for f in same} == {f: getattr(chat_row, f) for f in same}
     assert (responses_row.completion_tokens, responses_row.reasoning_tokens) == CHAT_TOKENS
     assert responses_row.cost_basis == "instance_hours"
+
+
+# ---- one client, one endpoint: the tiny "agent" model runs the whole conversation ----------
+
+AGENT_ENDPOINT = "gptoss-agent"
+AGENT_ANSWER = "It is sunny and mild in Paris."  # once the tool's result (ending '"}') is in
+AGENT_TOKENS = (12, 0)  # (output, reasoning) of its answer
+
+
+@pytest.fixture(scope="module")
+def agent_standin(
+    engine_python: str, tiny_cache: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SageMakerRuntimeStandIn]:
+    """A stand-in endpoint serving the tiny "agent" model (gptoss_tiny): it reasons and
+    calls get_weather, and answers once the prompt ends with the tool's result."""
+    logs = tmp_path_factory.mktemp("agent-logs")
+    server: Server = serve_tiny(engine_python, tiny_cache, logs, "agent", served_name="gpt-oss-20b")
+    try:
+        with SageMakerRuntimeStandIn({AGENT_ENDPOINT: server.url}, seed=3, max_part=32) as standin:
+            yield standin
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def agent_runtime(agent_standin: SageMakerRuntimeStandIn) -> Any:
+    # Per test: the fake AWS credentials are set per test (conftest's _fake_aws).
+    return boto3.client(
+        "sagemaker-runtime", region_name="us-east-1", endpoint_url=agent_standin.url
+    )
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_one_client_runs_a_whole_tool_conversation_on_one_endpoint(
+    agent_runtime: Any, ledger: Ledger, stream: bool
+) -> None:
+    def ask(client: GptOss, **args: Any) -> Response:
+        if not stream:
+            answer: Response = client.responses.create(**args)
+            return answer
+        events: ResponseStream = client.responses.create(**args, stream=True)
+        with events:
+            for _ in events:
+                pass
+            return events.final_response()
+
+    with make(GptOss, agent_runtime, ledger, AGENT_ENDPOINT) as client:
+        turn1 = ask(client, input=[QUESTION], tools=[WEATHER], max_output_tokens=128)
+        assert turn1.reasoning_text == TOOL_REASONING
+        [call] = turn1.function_calls
+        result = {"type": "function_call_output", "call_id": call.call_id, "output": TOOL_RESULT}
+        turn2 = ask(
+            client,
+            input=[QUESTION, *turn1.output, result],
+            tools=[WEATHER],
+            max_output_tokens=128,
+            extra_body={"enable_response_messages": True},
+        )
+    assert turn2.output_text == AGENT_ANSWER
+    if not stream:
+        assert TOOL_REASONING in analysis_texts(turn2)
+    rows = sorted(ledger.query(), key=lambda row: row.started_at)
+    assert [(r.completion_tokens, r.reasoning_tokens) for r in rows] == [TOOL_TOKENS, AGENT_TOKENS]
+    assert [r.endpoint for r in rows] == [AGENT_ENDPOINT, AGENT_ENDPOINT]
+    assert [r.id for r in rows] == [turn1.call_id, turn2.call_id]
+    assert all((r.status, r.usage_source, r.stream) == ("ok", "reported", stream) for r in rows)
+    assert turn2.usage is not None
+    assert rows[1].prompt_tokens == turn2.usage.input_tokens > rows[0].prompt_tokens
