@@ -13,6 +13,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
+import pytest
 from packaging.requirements import Requirement
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -56,3 +57,10 @@ def test_the_notebook_lock_pins_a_sagemaker_the_extra_accepts() -> None:
     (sagemaker,) = [req for req in extras("deploy")["sagemaker"] if req.name == "sagemaker"]
     version = locked("notebooks.lock")["sagemaker"]
     assert sagemaker.specifier.contains(version), (sagemaker, version)
+
+
+@pytest.mark.parametrize("lock", ["clients.lock", "dev.lock"])
+def test_the_locks_pin_an_openai_the_extra_accepts(lock: str) -> None:
+    # openai_client() is tested with these pins; a user's `gptoss-aws[openai]` must allow them.
+    (openai,) = extras()["openai"]
+    assert openai.specifier.contains(locked(lock)["openai"]), (openai, lock)
