@@ -448,12 +448,6 @@ def test_openai_clients_project_is_the_mantle_project_of_a_chat_call(
     assert only_row(ledger).project == PROJECT
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BedrockMantleBackend sends a call's own project only on chat (its _request "
-    "override); its Responses path sends the client's, while the row records the call's "
-    "(requests12-wrapper.md #4). Remove this mark with the fix.",
-)
 def test_openai_clients_project_is_the_mantle_project_of_a_responses_call(
     server: ReplayServer, ledger: Ledger
 ) -> None:

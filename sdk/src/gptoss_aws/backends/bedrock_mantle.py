@@ -272,11 +272,17 @@ class BedrockMantleBackend(ServedTierMixin):
             )
         check_project(request.project)
 
-    def _request(self, request: ChatRequest) -> dict[str, Any]:
+    def call_headers(self, project: str | None) -> dict[str, str]:
         # A call's own project wins over the client's: the header is set per request, and the
         # ledger row records the same project (CallIntent.project).
-        if request.project is None or request.project == self.project:
+        if project is None or project == self.project:
+            return {}
+        return {PROJECT_HEADER: project}
+
+    def _request(self, request: ChatRequest) -> dict[str, Any]:
+        extra = self.call_headers(request.project)
+        if not extra:
             return super()._request(request)
         clone = self.with_timeout(self.timeout)
-        clone.headers = {**self.headers, PROJECT_HEADER: request.project}
+        clone.headers = {**self.headers, **extra}
         return OpenAICompatibleBackend._request(clone, request)
