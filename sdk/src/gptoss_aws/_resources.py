@@ -17,7 +17,7 @@ Sync and async share every step but the I/O itself.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol, overload
 
@@ -26,10 +26,8 @@ import anyio.to_thread
 
 from gptoss_aws.backends._request import ChatRequest, build_request
 from gptoss_aws.backends.base import (
-    AsyncChunkStream,
     BackendBase,
     BackendResult,
-    ChunkStream,
     Target,
 )
 from gptoss_aws.errors import ConfigurationError
@@ -41,7 +39,7 @@ from gptoss_aws.streaming.stream import (
     call_id_of,
     off_loop,
 )
-from gptoss_aws.types import ChatCompletion, ChatCompletionChunk, Usage
+from gptoss_aws.types import ChatCompletion, Usage
 
 if TYPE_CHECKING:
     from gptoss_aws.client import AsyncGptOss, GptOss
@@ -146,48 +144,45 @@ def _settle(
     return completion
 
 
-def _settle_error(call: TrackedCallLike | None, exc: BaseException) -> None:
+def settle_error(call: TrackedCallLike | None, exc: BaseException) -> None:
     if call is None:
         return
     status: Literal["error", "aborted"] = "error" if isinstance(exc, Exception) else "aborted"
     call.finish(Usage(), status=status, error_kind=type(exc).__name__)
 
 
-class _Opened:
-    """A stream opened under the retry policy: first chunk read, or the error that came
-    after bytes had arrived (too late to retry)."""
+class Opened:
+    """A stream opened under the retry policy: its first item read, or the error that came
+    after bytes had arrived (too late to retry). Chat and Responses streams alike."""
 
-    def __init__(
-        self,
-        raw: Any,
-        first: ChatCompletionChunk | None,
-        late_error: Exception | None,
-    ) -> None:
+    def __init__(self, raw: Any, first: Any, late_error: Exception | None) -> None:
         self.raw = raw
         self.first = first
         self.late_error = late_error
 
 
-def _open_sync(backend: BackendBase, request: ChatRequest) -> _Opened:
-    raw: ChunkStream = backend.open_stream(request)
+def open_first(open_stream: Callable[[], Any]) -> Opened:
+    """Open a stream and read its first item; an error before any byte arrived propagates,
+    so the retry policy may try again."""
+    raw = open_stream()
     try:
-        return _Opened(raw, next(raw, None), None)
+        return Opened(raw, next(raw, None), None)
     except Exception as exc:
         if raw.received_bytes == 0:
             raw.close()
             raise  # nothing arrived: the policy may retry
-        return _Opened(raw, None, exc)
+        return Opened(raw, None, exc)
 
 
-async def _open_async(backend: BackendBase, request: ChatRequest) -> _Opened:
-    raw: AsyncChunkStream = await backend.aopen_stream(request)
+async def aopen_first(open_stream: Callable[[], Awaitable[Any]]) -> Opened:
+    raw = await open_stream()
     try:
-        return _Opened(raw, await anext(raw, None), None)
+        return Opened(raw, await anext(raw, None), None)
     except Exception as exc:
         if raw.received_bytes == 0:
             await raw.aclose()
             raise
-        return _Opened(raw, None, exc)
+        return Opened(raw, None, exc)
 
 
 class Completions:
@@ -296,12 +291,12 @@ class Completions:
             try:
                 result = policy.call(lambda: backend.complete(request))
             except BaseException as exc:
-                _settle_error(call, exc)
+                settle_error(call, exc)
                 raise
             return _settle(call, result, estimate)
         state = CallState(call, backend.name, estimate, started)
         try:
-            opened = policy.call(lambda: _open_sync(backend, request))
+            opened = policy.call(lambda: open_first(lambda: backend.open_stream(request)))
         except BaseException as exc:
             state.fail(exc)
             raise
@@ -423,11 +418,11 @@ class AsyncCompletions:
             try:
                 result = await policy.acall(lambda: backend.acomplete(request))
             except BaseException as exc:
-                await off_loop(state, _settle_error, call, exc)
+                await off_loop(state, settle_error, call, exc)
                 raise
             return await off_loop(state, _settle, call, result, estimate)
         try:
-            opened = await policy.acall(lambda: _open_async(backend, request))
+            opened = await policy.acall(lambda: aopen_first(lambda: backend.aopen_stream(request)))
         except BaseException as exc:
             await off_loop(state, state.fail, exc)
             raise

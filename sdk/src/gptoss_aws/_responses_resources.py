@@ -25,8 +25,15 @@ from typing import TYPE_CHECKING, Any, Literal, overload
 import anyio
 import anyio.to_thread
 
-from gptoss_aws._resources import TrackerLike, make_intent, merge_tags
-from gptoss_aws._responses_types import Response, ResponseStreamEvent
+from gptoss_aws._resources import (
+    TrackerLike,
+    aopen_first,
+    make_intent,
+    merge_tags,
+    open_first,
+    settle_error,
+)
+from gptoss_aws._responses_types import Response
 from gptoss_aws.backends._responses_request import ResponsesRequest, build_responses_request
 from gptoss_aws.streaming._responses_stream import (
     AsyncResponseStream,
@@ -34,7 +41,6 @@ from gptoss_aws.streaming._responses_stream import (
     ResponseStream,
 )
 from gptoss_aws.streaming.stream import TrackedCallLike, call_id_of, off_loop
-from gptoss_aws.types import Usage
 
 if TYPE_CHECKING:
     from gptoss_aws.backends._responses_wire import ResponsesResult
@@ -86,44 +92,6 @@ def _settle(call: TrackedCallLike | None, result: ResponsesResult, estimate: int
         )
         response.call_id = call_id_of(call)
     return response
-
-
-def _settle_error(call: TrackedCallLike | None, exc: BaseException) -> None:
-    if call is None:
-        return
-    status: Literal["error", "aborted"] = "error" if isinstance(exc, Exception) else "aborted"
-    call.finish(Usage(), status=status, error_kind=type(exc).__name__)
-
-
-class _Opened:
-    def __init__(
-        self, raw: Any, first: ResponseStreamEvent | None, late_error: Exception | None
-    ) -> None:
-        self.raw = raw
-        self.first = first
-        self.late_error = late_error
-
-
-def _open_sync(backend: BackendBase, request: ResponsesRequest) -> _Opened:
-    raw = backend.stream_responses(request)
-    try:
-        return _Opened(raw, next(raw, None), None)
-    except Exception as exc:
-        if raw.received_bytes == 0:
-            raw.close()
-            raise  # nothing arrived: the policy may retry
-        return _Opened(raw, None, exc)
-
-
-async def _open_async(backend: BackendBase, request: ResponsesRequest) -> _Opened:
-    raw = await backend.astream_responses(request)
-    try:
-        return _Opened(raw, await anext(raw, None), None)
-    except Exception as exc:
-        if raw.received_bytes == 0:
-            await raw.aclose()
-            raise
-        return _Opened(raw, None, exc)
 
 
 class Responses:
@@ -288,12 +256,12 @@ class Responses:
             try:
                 result = policy.call(lambda: backend.send_responses(request))
             except BaseException as exc:
-                _settle_error(call, exc)
+                settle_error(call, exc)
                 raise
             return _settle(call, result, estimate)
         state = ResponseCallState(call, backend.name, estimate, started)
         try:
-            opened = policy.call(lambda: _open_sync(backend, request))
+            opened = policy.call(lambda: open_first(lambda: backend.stream_responses(request)))
         except BaseException as exc:
             state.fail(exc)
             raise
@@ -467,11 +435,13 @@ class AsyncResponses:
             try:
                 result = await policy.acall(lambda: backend.asend_responses(request))
             except BaseException as exc:
-                await off_loop(state, _settle_error, call, exc)
+                await off_loop(state, settle_error, call, exc)
                 raise
             return await off_loop(state, _settle, call, result, estimate)
         try:
-            opened = await policy.acall(lambda: _open_async(backend, request))
+            opened = await policy.acall(
+                lambda: aopen_first(lambda: backend.astream_responses(request))
+            )
         except BaseException as exc:
             await off_loop(state, state.fail, exc)
             raise
