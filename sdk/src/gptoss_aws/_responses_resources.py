@@ -94,6 +94,75 @@ def _settle(call: TrackedCallLike | None, result: ResponsesResult, estimate: int
     return response
 
 
+def _run(
+    client: GptOss, request: ResponsesRequest, call_tags: dict[str, str], stream: bool
+) -> Response | ResponseStream:
+    """Reserve, send under the retry policy, settle (or hand back the tracked stream)."""
+    backend, policy = client.backend, client.retry_policy
+    target = policy.call(backend.target)
+    call, estimate = _begin(client.tracker, target, request, call_tags)
+    started = time.monotonic()
+    if not stream:
+        try:
+            result = policy.call(lambda: backend.send_responses(request))
+        except BaseException as exc:
+            settle_error(call, exc)
+            raise
+        return _settle(call, result, estimate)
+    state = ResponseCallState(call, backend.name, estimate, started)
+    try:
+        opened = policy.call(lambda: open_first(lambda: backend.stream_responses(request)))
+    except BaseException as exc:
+        state.fail(exc)
+        raise
+    if opened.late_error is not None:
+        state.received_anything = True
+        state.fail(opened.late_error)
+        opened.raw.close()
+        raise opened.late_error
+    if opened.first is not None:
+        state.observe_event(opened.first)
+    return ResponseStream(opened.raw, state, opened.first)
+
+
+async def _arun(
+    client: AsyncGptOss, request: ResponsesRequest, call_tags: dict[str, str], stream: bool
+) -> Response | AsyncResponseStream:
+    """The async twin of ``_run``: ledger writes happen off the event loop."""
+    backend, policy = client.backend, client.retry_policy
+    target = await policy.acall(backend.atarget)
+    call, estimate = None, 0
+    if client.tracker is not None:
+        # Ledger writes block: off the event loop, shielded so a reservation is never
+        # made without this task knowing it (as chat).
+        with anyio.CancelScope(shield=True):
+            call, estimate = await anyio.to_thread.run_sync(
+                _begin, client.tracker, target, request, call_tags
+            )
+    started = time.monotonic()
+    state = ResponseCallState(call, backend.name, estimate, started)
+    if not stream:
+        try:
+            result = await policy.acall(lambda: backend.asend_responses(request))
+        except BaseException as exc:
+            await off_loop(state, settle_error, call, exc)
+            raise
+        return await off_loop(state, _settle, call, result, estimate)
+    try:
+        opened = await policy.acall(lambda: aopen_first(lambda: backend.astream_responses(request)))
+    except BaseException as exc:
+        await off_loop(state, state.fail, exc)
+        raise
+    if opened.late_error is not None:
+        state.received_anything = True
+        await off_loop(state, state.fail, opened.late_error)
+        await opened.raw.aclose()
+        raise opened.late_error
+    if opened.first is not None:
+        await off_loop(state, state.observe_event, opened.first)
+    return AsyncResponseStream(opened.raw, state, opened.first)
+
+
 class Responses:
     """``client.responses``: OpenAI's Responses API on any backend that reaches one."""
 
@@ -248,31 +317,7 @@ class Responses:
             service_tier=service_tier,
             project=project,
         )
-        backend, policy = client.backend, client.retry_policy
-        target = policy.call(backend.target)
-        call, estimate = _begin(client.tracker, target, request, call_tags)
-        started = time.monotonic()
-        if not stream:
-            try:
-                result = policy.call(lambda: backend.send_responses(request))
-            except BaseException as exc:
-                settle_error(call, exc)
-                raise
-            return _settle(call, result, estimate)
-        state = ResponseCallState(call, backend.name, estimate, started)
-        try:
-            opened = policy.call(lambda: open_first(lambda: backend.stream_responses(request)))
-        except BaseException as exc:
-            state.fail(exc)
-            raise
-        if opened.late_error is not None:
-            state.received_anything = True
-            state.fail(opened.late_error)
-            opened.raw.close()
-            raise opened.late_error
-        if opened.first is not None:
-            state.observe_event(opened.first)
-        return ResponseStream(opened.raw, state, opened.first)
+        return _run(client, request, call_tags, stream)
 
 
 class AsyncResponses:
@@ -419,37 +464,4 @@ class AsyncResponses:
             service_tier=service_tier,
             project=project,
         )
-        backend, policy = client.backend, client.retry_policy
-        target = await policy.acall(backend.atarget)
-        call, estimate = None, 0
-        if client.tracker is not None:
-            # Ledger writes block: off the event loop, shielded so a reservation is never
-            # made without this task knowing it (as chat).
-            with anyio.CancelScope(shield=True):
-                call, estimate = await anyio.to_thread.run_sync(
-                    _begin, client.tracker, target, request, call_tags
-                )
-        started = time.monotonic()
-        state = ResponseCallState(call, backend.name, estimate, started)
-        if not stream:
-            try:
-                result = await policy.acall(lambda: backend.asend_responses(request))
-            except BaseException as exc:
-                await off_loop(state, settle_error, call, exc)
-                raise
-            return await off_loop(state, _settle, call, result, estimate)
-        try:
-            opened = await policy.acall(
-                lambda: aopen_first(lambda: backend.astream_responses(request))
-            )
-        except BaseException as exc:
-            await off_loop(state, state.fail, exc)
-            raise
-        if opened.late_error is not None:
-            state.received_anything = True
-            await off_loop(state, state.fail, opened.late_error)
-            await opened.raw.aclose()
-            raise opened.late_error
-        if opened.first is not None:
-            await off_loop(state, state.observe_event, opened.first)
-        return AsyncResponseStream(opened.raw, state, opened.first)
+        return await _arun(client, request, call_tags, stream)
