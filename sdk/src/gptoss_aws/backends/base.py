@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, cast
+from typing import TYPE_CHECKING, Any, ClassVar, NoReturn, Protocol, Self, cast
 
 import anyio.to_thread
 
@@ -214,6 +214,35 @@ def responses_unsupported_message(cls: type[BackendBase]) -> str:
         + f". Backends that do: {', '.join(serving) or 'none registered'}"
         + " (client.chat.completions.create works on every backend)"
     )
+
+
+class ChatCompletionsOnly:
+    """Mixin for a backend whose wire would carry Responses but whose service does not serve
+    them (bedrock-runtime's and SageMaker's OpenAI routes): every Responses entry point
+    refuses, before any budget or network use, with the class's ``responses_hint``. Listed
+    before the OpenAI-wire base so these win over its Responses methods."""
+
+    @classmethod
+    def serves_responses(cls) -> bool:
+        return False
+
+    def _refuse(self) -> NoReturn:
+        raise ConfigurationError(responses_unsupported_message(cast(Any, type(self))))
+
+    def check_responses(self, request: Any) -> None:
+        self._refuse()
+
+    def send_responses(self, request: Any) -> NoReturn:
+        self._refuse()
+
+    def stream_responses(self, request: Any) -> NoReturn:
+        self._refuse()
+
+    async def asend_responses(self, request: Any) -> NoReturn:
+        self._refuse()
+
+    async def astream_responses(self, request: Any) -> NoReturn:
+        self._refuse()
 
 
 _END = object()

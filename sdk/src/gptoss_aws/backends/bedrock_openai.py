@@ -30,12 +30,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING
 
 import httpx
 
 from gptoss_aws.backends._request import ChatRequest
-from gptoss_aws.backends.base import DEFAULT_TIMEOUT, BackendBase, Target
+from gptoss_aws.backends.base import DEFAULT_TIMEOUT, ChatCompletionsOnly, Target
 from gptoss_aws.backends.bedrock_mantle import (
     RUNTIME_SUFFIX,
     ServedTierMixin,
@@ -71,14 +71,7 @@ def runtime_model_id(model: str) -> tuple[str, str]:
     raise ConfigurationError(f"unknown Bedrock model {model!r}: use one of {known}")
 
 
-def refuse_responses(backend: BackendBase) -> NoReturn:
-    """The shared refusal (our hint, then the backends that do serve Responses)."""
-    from gptoss_aws.backends.base import responses_unsupported_message
-
-    raise ConfigurationError(responses_unsupported_message(type(backend)))
-
-
-class BedrockOpenAIBackend(ServedTierMixin):
+class BedrockOpenAIBackend(ChatCompletionsOnly, ServedTierMixin):
     name = "bedrock_openai"
     cost_basis = BackendCostBasis.PER_TOKEN
     telemetry_provider = "aws.bedrock"
@@ -145,25 +138,3 @@ class BedrockOpenAIBackend(ServedTierMixin):
                 "bedrock-runtime serves only the account's default project; use "
                 "GptOss.bedrock_mantle(..., project=...) to attribute calls to a project"
             )
-
-    # Responses: refused before any budget or network use (see RESPONSES_REFUSAL), although
-    # the OpenAI-wire base class would send them; serves_responses() says so, since the
-    # base's check looks for an override of send_responses.
-    @classmethod
-    def serves_responses(cls) -> bool:
-        return False
-
-    def check_responses(self, request: Any) -> None:
-        refuse_responses(self)
-
-    def send_responses(self, request: Any) -> NoReturn:
-        refuse_responses(self)
-
-    def stream_responses(self, request: Any) -> NoReturn:
-        refuse_responses(self)
-
-    async def asend_responses(self, request: Any) -> NoReturn:
-        refuse_responses(self)
-
-    async def astream_responses(self, request: Any) -> NoReturn:
-        refuse_responses(self)

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import anyio.to_thread
@@ -40,8 +40,7 @@ from botocore.exceptions import ClientError
 
 from gptoss_aws.backends._auth import SAGEMAKER_TOKEN_MAX_S, SageMakerBearerAuth
 from gptoss_aws.backends._aws import map_aws_error
-from gptoss_aws.backends.base import DEFAULT_TIMEOUT, Target
-from gptoss_aws.backends.bedrock_openai import refuse_responses
+from gptoss_aws.backends.base import DEFAULT_TIMEOUT, ChatCompletionsOnly, Target
 from gptoss_aws.backends.openai_compat import OpenAICompatibleBackend
 from gptoss_aws.backends.registry import BackendCostBasis
 from gptoss_aws.backends.sagemaker import SageMakerBackend
@@ -58,7 +57,7 @@ RESPONSES_REFUSAL = (
 )
 
 
-class SageMakerOpenAIBackend(OpenAICompatibleBackend):
+class SageMakerOpenAIBackend(ChatCompletionsOnly, OpenAICompatibleBackend):
     name = "sagemaker_openai"
     cost_basis = BackendCostBasis.INSTANCE_HOURS
     telemetry_provider = "aws.sagemaker"  # as InvokeEndpoint calls of the same endpoint
@@ -161,25 +160,3 @@ class SageMakerOpenAIBackend(OpenAICompatibleBackend):
     async def atarget(self) -> Target:
         # DescribeEndpoint is a boto3 call: off the event loop, as the SageMaker backend does.
         return await anyio.to_thread.run_sync(self.target)
-
-    # Responses: refused before any budget or network use (see RESPONSES_REFUSAL), although
-    # the OpenAI-wire base class would send them; serves_responses() says so, since the
-    # base's check looks for an override of send_responses.
-    @classmethod
-    def serves_responses(cls) -> bool:
-        return False
-
-    def check_responses(self, request: Any) -> None:
-        refuse_responses(self)
-
-    def send_responses(self, request: Any) -> NoReturn:
-        refuse_responses(self)
-
-    def stream_responses(self, request: Any) -> NoReturn:
-        refuse_responses(self)
-
-    async def asend_responses(self, request: Any) -> NoReturn:
-        refuse_responses(self)
-
-    async def astream_responses(self, request: Any) -> NoReturn:
-        refuse_responses(self)
