@@ -205,22 +205,23 @@ class SageMakerBackend(AwsBackend):
             args["CustomAttributes"] = self.custom_attributes
         return args
 
-    def complete(self, request: ChatRequest) -> BackendResult:
+    def _invoke_json(self, args: dict[str, Any]) -> Any:
+        """InvokeEndpoint, and the JSON the container answered with."""
         try:
-            response = self.runtime.invoke_endpoint(
-                **self._invoke_args(request, "application/json")
-            )
-            raw = response["Body"].read()
+            raw = self.runtime.invoke_endpoint(**args)["Body"].read()
         except Exception as exc:
             raise map_aws_error(exc, "sagemaker") from exc
         try:
-            data = json.loads(raw)
+            return json.loads(raw)
         except ValueError as exc:
             raise ModelError(
                 f"sagemaker: the endpoint answered with non-JSON: {raw[:200]!r}",
                 backend="sagemaker",
                 body=raw,
             ) from exc
+
+    def complete(self, request: ChatRequest) -> BackendResult:
+        data = self._invoke_json(self._invoke_args(request, "application/json"))
         return parse_openai_completion(data, "sagemaker")
 
     def open_stream(self, request: ChatRequest) -> ChunkStream:
@@ -259,21 +260,7 @@ class SageMakerBackend(AwsBackend):
         return args
 
     def send_responses(self, request: ResponsesRequest) -> ResponsesResult:
-        try:
-            response = self.runtime.invoke_endpoint(
-                **self._responses_invoke_args(request, "application/json")
-            )
-            raw = response["Body"].read()
-        except Exception as exc:
-            raise map_aws_error(exc, "sagemaker") from exc
-        try:
-            data = json.loads(raw)
-        except ValueError as exc:
-            raise ModelError(
-                f"sagemaker: the endpoint answered with non-JSON: {raw[:200]!r}",
-                backend="sagemaker",
-                body=raw,
-            ) from exc
+        data = self._invoke_json(self._responses_invoke_args(request, "application/json"))
         return parse_response(data, "sagemaker")
 
     def stream_responses(self, request: ResponsesRequest) -> EventStream:
