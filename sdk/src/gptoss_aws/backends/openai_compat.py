@@ -202,19 +202,21 @@ class OpenAICompatibleBackend(BackendBase):
                 self._clients.sync = httpx.Client()
             return self._clients.sync
 
-    def complete(self, request: ChatRequest) -> BackendResult:
+    def _post(self, args: dict[str, Any]) -> httpx.Response:
+        """Send one request and read the answer; an HTTP error status raises its exception."""
         try:
-            response = self.http.request(**self._request(request))
+            response = self.http.request(**args)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self.name) from exc
         if response.status_code >= 400:
             raise self._error(response)
-        return self._parse(response)
+        return response
 
-    def open_stream(self, request: ChatRequest) -> ChunkStream:
+    def _open(self, args: dict[str, Any]) -> httpx.Response:
+        """Send one request whose answer streams; an error answer is read, closed and raised."""
         try:
             http = self.http
-            response = http.send(http.build_request(**self._request(request)), stream=True)
+            response = http.send(http.build_request(**args), stream=True)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self.name) from exc
         if response.status_code >= 400:
@@ -225,6 +227,13 @@ class OpenAICompatibleBackend(BackendBase):
             finally:
                 response.close()
             raise self._error(response)
+        return response
+
+    def complete(self, request: ChatRequest) -> BackendResult:
+        return self._parse(self._post(self._request(request)))
+
+    def open_stream(self, request: ChatRequest) -> ChunkStream:
+        response = self._open(self._request(request))
         return SSEChunkStream(_sync_bytes(response, self.name), response.close, self.name)
 
     def close(self) -> None:
@@ -241,19 +250,19 @@ class OpenAICompatibleBackend(BackendBase):
                 self._clients.async_ = httpx.AsyncClient()
             return self._clients.async_
 
-    async def acomplete(self, request: ChatRequest) -> BackendResult:
+    async def _apost(self, args: dict[str, Any]) -> httpx.Response:
         try:
-            response = await self.ahttp.request(**self._request(request))
+            response = await self.ahttp.request(**args)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self.name) from exc
         if response.status_code >= 400:
             raise self._error(response)
-        return self._parse(response)
+        return response
 
-    async def aopen_stream(self, request: ChatRequest) -> AsyncChunkStream:
+    async def _aopen(self, args: dict[str, Any]) -> httpx.Response:
         http = self.ahttp
         try:
-            response = await http.send(http.build_request(**self._request(request)), stream=True)
+            response = await http.send(http.build_request(**args), stream=True)
         except httpx.HTTPError as exc:
             raise _transport_error(exc, self.name) from exc
         if response.status_code >= 400:
@@ -264,6 +273,13 @@ class OpenAICompatibleBackend(BackendBase):
             finally:
                 await response.aclose()
             raise self._error(response)
+        return response
+
+    async def acomplete(self, request: ChatRequest) -> BackendResult:
+        return self._parse(await self._apost(self._request(request)))
+
+    async def aopen_stream(self, request: ChatRequest) -> AsyncChunkStream:
+        response = await self._aopen(self._request(request))
         return AsyncSSEChunkStream(_async_bytes(response, self.name), response.aclose, self.name)
 
     async def aclose(self) -> None:
@@ -318,56 +334,18 @@ class OpenAICompatibleBackend(BackendBase):
         return parse_response(data, self.name)
 
     def send_responses(self, request: ResponsesRequest) -> ResponsesResult:
-        try:
-            response = self.http.request(**self._responses_args(request))
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, self.name) from exc
-        if response.status_code >= 400:
-            raise self._error(response)
-        return self._parse_responses(response)
+        return self._parse_responses(self._post(self._responses_args(request)))
 
     def stream_responses(self, request: ResponsesRequest) -> EventStream:
-        try:
-            http = self.http
-            response = http.send(http.build_request(**self._responses_args(request)), stream=True)
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, self.name) from exc
-        if response.status_code >= 400:
-            try:
-                response.read()
-            except httpx.HTTPError as exc:
-                raise _transport_error(exc, self.name) from exc
-            finally:
-                response.close()
-            raise self._error(response)
+        response = self._open(self._responses_args(request))
         parser = ResponseEventParser(self.name)
         return SSEStream(_sync_bytes(response, self.name), response.close, parser)
 
     async def asend_responses(self, request: ResponsesRequest) -> ResponsesResult:
-        try:
-            response = await self.ahttp.request(**self._responses_args(request))
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, self.name) from exc
-        if response.status_code >= 400:
-            raise self._error(response)
-        return self._parse_responses(response)
+        return self._parse_responses(await self._apost(self._responses_args(request)))
 
     async def astream_responses(self, request: ResponsesRequest) -> AsyncEventStream:
-        http = self.ahttp
-        try:
-            response = await http.send(
-                http.build_request(**self._responses_args(request)), stream=True
-            )
-        except httpx.HTTPError as exc:
-            raise _transport_error(exc, self.name) from exc
-        if response.status_code >= 400:
-            try:
-                await response.aread()
-            except httpx.HTTPError as exc:
-                raise _transport_error(exc, self.name) from exc
-            finally:
-                await response.aclose()
-            raise self._error(response)
+        response = await self._aopen(self._responses_args(request))
         parser = ResponseEventParser(self.name)
         return AsyncSSEStream(_async_bytes(response, self.name), response.aclose, parser)
 
