@@ -43,6 +43,7 @@ from gptoss_aws.types import ChatCompletion, Usage
 
 if TYPE_CHECKING:
     from gptoss_aws.client import AsyncGptOss, GptOss
+    from gptoss_aws.retry import RetryPolicy
     from gptoss_aws.tracking import CallIntent
 
 
@@ -185,6 +186,58 @@ async def aopen_first(open_stream: Callable[[], Awaitable[Any]]) -> Opened:
         return Opened(raw, None, exc)
 
 
+def open_tracked(policy: RetryPolicy, open_stream: Callable[[], Any], state: CallState) -> Opened:
+    """Open a stream under the retry policy; a failure, early or after bytes arrived, is
+    recorded on the call before it is raised."""
+    try:
+        opened = policy.call(lambda: open_first(open_stream))
+    except BaseException as exc:
+        state.fail(exc)
+        raise
+    if opened.late_error is not None:
+        state.received_anything = True
+        state.fail(opened.late_error)
+        opened.raw.close()
+        raise opened.late_error
+    return opened
+
+
+async def aopen_tracked(
+    policy: RetryPolicy,
+    open_stream: Callable[[], Awaitable[Any]],
+    state: CallState,
+) -> Opened:
+    """The async twin of ``open_tracked``: the failure is recorded off the event loop."""
+    try:
+        opened = await policy.acall(lambda: aopen_first(open_stream))
+    except BaseException as exc:
+        await off_loop(state, state.fail, exc)
+        raise
+    if opened.late_error is not None:
+        state.received_anything = True
+        await off_loop(state, state.fail, opened.late_error)
+        await opened.raw.aclose()
+        raise opened.late_error
+    return opened
+
+
+async def abegin(
+    tracker: TrackerLike | None,
+    begin: Callable[..., tuple[TrackedCallLike | None, int]],
+    target: Target,
+    request: Any,
+    tags: dict[str, str],
+) -> tuple[TrackedCallLike | None, int]:
+    """``begin`` (reserve the call in the ledger) from async code: ledger writes block
+    (lock waits, network), so off the event loop, and shielded so a reservation is never
+    made without this task knowing it."""
+    if tracker is None:
+        return None, 0
+    with anyio.CancelScope(shield=True):
+        begun = await anyio.to_thread.run_sync(begin, tracker, target, request, tags)
+    return begun
+
+
 class Completions:
     def __init__(self, client: GptOss) -> None:
         self._client = client
@@ -295,16 +348,7 @@ class Completions:
                 raise
             return _settle(call, result, estimate)
         state = CallState(call, backend.name, estimate, started)
-        try:
-            opened = policy.call(lambda: open_first(lambda: backend.open_stream(request)))
-        except BaseException as exc:
-            state.fail(exc)
-            raise
-        if opened.late_error is not None:
-            state.received_anything = True
-            state.fail(opened.late_error)
-            opened.raw.close()
-            raise opened.late_error
+        opened = open_tracked(policy, lambda: backend.open_stream(request), state)
         if opened.first is not None:
             state.observe(opened.first)
         return Stream(opened.raw, state, opened.first)
@@ -404,14 +448,7 @@ class AsyncCompletions:
         )
         backend, policy = client.backend, client.retry_policy
         target = await policy.acall(backend.atarget)
-        call, estimate = None, 0
-        if client.tracker is not None:
-            # Ledger writes block (lock waits, network): off the event loop, and shielded so
-            # a reservation is never made without this task knowing it.
-            with anyio.CancelScope(shield=True):
-                call, estimate = await anyio.to_thread.run_sync(
-                    _begin, client.tracker, target, request, call_tags
-                )
+        call, estimate = await abegin(client.tracker, _begin, target, request, call_tags)
         started = time.monotonic()
         state = CallState(call, backend.name, estimate, started)
         if not stream:
@@ -421,16 +458,7 @@ class AsyncCompletions:
                 await off_loop(state, settle_error, call, exc)
                 raise
             return await off_loop(state, _settle, call, result, estimate)
-        try:
-            opened = await policy.acall(lambda: aopen_first(lambda: backend.aopen_stream(request)))
-        except BaseException as exc:
-            await off_loop(state, state.fail, exc)
-            raise
-        if opened.late_error is not None:
-            state.received_anything = True
-            await off_loop(state, state.fail, opened.late_error)
-            await opened.raw.aclose()
-            raise opened.late_error
+        opened = await aopen_tracked(policy, lambda: backend.aopen_stream(request), state)
         if opened.first is not None:
             state.observe(opened.first)
         return AsyncStream(opened.raw, state, opened.first)

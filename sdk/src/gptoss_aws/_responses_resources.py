@@ -22,15 +22,13 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Literal, overload
 
-import anyio
-import anyio.to_thread
-
 from gptoss_aws._resources import (
     TrackerLike,
-    aopen_first,
+    abegin,
+    aopen_tracked,
     make_intent,
     merge_tags,
-    open_first,
+    open_tracked,
     settle_error,
 )
 from gptoss_aws._responses_types import Response
@@ -110,16 +108,7 @@ def _run(
             raise
         return _settle(call, result, estimate)
     state = ResponseCallState(call, backend.name, estimate, started)
-    try:
-        opened = policy.call(lambda: open_first(lambda: backend.stream_responses(request)))
-    except BaseException as exc:
-        state.fail(exc)
-        raise
-    if opened.late_error is not None:
-        state.received_anything = True
-        state.fail(opened.late_error)
-        opened.raw.close()
-        raise opened.late_error
+    opened = open_tracked(policy, lambda: backend.stream_responses(request), state)
     if opened.first is not None:
         state.observe_event(opened.first)
     return ResponseStream(opened.raw, state, opened.first)
@@ -131,14 +120,7 @@ async def _arun(
     """The async twin of ``_run``: ledger writes happen off the event loop."""
     backend, policy = client.backend, client.retry_policy
     target = await policy.acall(backend.atarget)
-    call, estimate = None, 0
-    if client.tracker is not None:
-        # Ledger writes block: off the event loop, shielded so a reservation is never
-        # made without this task knowing it (as chat).
-        with anyio.CancelScope(shield=True):
-            call, estimate = await anyio.to_thread.run_sync(
-                _begin, client.tracker, target, request, call_tags
-            )
+    call, estimate = await abegin(client.tracker, _begin, target, request, call_tags)
     started = time.monotonic()
     state = ResponseCallState(call, backend.name, estimate, started)
     if not stream:
@@ -148,16 +130,7 @@ async def _arun(
             await off_loop(state, settle_error, call, exc)
             raise
         return await off_loop(state, _settle, call, result, estimate)
-    try:
-        opened = await policy.acall(lambda: aopen_first(lambda: backend.astream_responses(request)))
-    except BaseException as exc:
-        await off_loop(state, state.fail, exc)
-        raise
-    if opened.late_error is not None:
-        state.received_anything = True
-        await off_loop(state, state.fail, opened.late_error)
-        await opened.raw.aclose()
-        raise opened.late_error
+    opened = await aopen_tracked(policy, lambda: backend.astream_responses(request), state)
     if opened.first is not None:
         await off_loop(state, state.observe_event, opened.first)
     return AsyncResponseStream(opened.raw, state, opened.first)
