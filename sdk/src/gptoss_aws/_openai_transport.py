@@ -505,6 +505,18 @@ def _served_model(target: Any) -> str:
     return str(target.model)
 
 
+def _answer(call: _Call, result: Any, request: httpx.Request) -> httpx.Response:
+    """A whole (not streamed) answer: OpenAI's JSON, our call id and cost in headers."""
+    data = completion_json(result) if call.operation == "chat" else responses_json(result)
+    headers = cost_headers(getattr(result, "call_id", None), getattr(result, "cost", None))
+    return _json_response(200, data, request, headers)
+
+
+def _stream_headers(result: Any) -> dict[str, str]:
+    # A stream's cost is known only at its end: the call id points at the row.
+    return {**_SSE_HEADERS, **cost_headers(getattr(result, "call_id", None), None)}
+
+
 class GptOssTransport(httpx.BaseTransport):
     """openai-python's requests, answered by a ``GptOss`` client (see the module doc)."""
 
@@ -527,15 +539,13 @@ class GptOssTransport(httpx.BaseTransport):
         except GptOssError as exc:
             return error_response(exc, request)
         if not call.stream:
-            data = completion_json(result) if call.operation == "chat" else responses_json(result)
-            headers = cost_headers(getattr(result, "call_id", None), getattr(result, "cost", None))
-            return _json_response(200, data, request, headers)
+            return _answer(call, result, request)
         events = (
             _chat_events(result, call.include_usage)
             if call.operation == "chat"
             else _responses_events(result)
         )
-        headers = {**_SSE_HEADERS, **cost_headers(getattr(result, "call_id", None), None)}
+        headers = _stream_headers(result)
         return httpx.Response(
             200, headers=headers, stream=_SyncSSE(events, result), request=request
         )
@@ -567,15 +577,13 @@ class AsyncGptOssTransport(httpx.AsyncBaseTransport):
         except GptOssError as exc:
             return error_response(exc, request)
         if not call.stream:
-            data = completion_json(result) if call.operation == "chat" else responses_json(result)
-            headers = cost_headers(getattr(result, "call_id", None), getattr(result, "cost", None))
-            return _json_response(200, data, request, headers)
+            return _answer(call, result, request)
         events = (
             _achat_events(result, call.include_usage)
             if call.operation == "chat"
             else _aresponses_events(result)
         )
-        headers = {**_SSE_HEADERS, **cost_headers(getattr(result, "call_id", None), None)}
+        headers = _stream_headers(result)
         return httpx.Response(
             200, headers=headers, stream=_AsyncSSE(events, result), request=request
         )
